@@ -1,0 +1,105 @@
+"""The one entry point of every experiment.
+
+    python -m experiments.run --config FILE[:ARG] --workdir DIR [--config.a.b=v ...]
+
+FILE is an experiment config (a Python file with `get_config(arg=None)`); ARG picks a variant such
+as `smoke`. Overrides are checked against the config: an unknown key or a value of the wrong type
+is an error that names the key, before anything is compiled. Run the same command on every host
+of a TPU pod with `--config.distributed.enabled=true`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import re
+import sys
+
+import ml_collections
+
+from models.core.config import ConfigError, apply_override, validate
+
+_OVERRIDE = re.compile(r'^--config\.([A-Za-z0-9_.]+)(?:=(.*))?$')
+
+
+def load_config(spec: str) -> ml_collections.ConfigDict:
+    """Loads `path/to/config.py` or `path/to/config.py:variant`."""
+    path, _, arg = spec.partition(':')
+    if not os.path.exists(path):
+        raise ConfigError(f'--config {path}: no such file')
+    module_name = '_experiment_config_' + os.path.splitext(os.path.basename(path))[0]
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, 'get_config'):
+        raise ConfigError(f'--config {path}: the file has no get_config(arg=None) function')
+    return module.get_config(arg or None)
+
+
+def parse_args(argv: list[str]) -> tuple[ml_collections.ConfigDict, str]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config', required=True, help='experiment file, optionally :variant')
+    parser.add_argument('--workdir', required=True, help='checkpoints, metrics and samples go here')
+    args, rest = parser.parse_known_args(argv)
+    config = load_config(args.config)
+    i = 0
+    while i < len(rest):
+        match = _OVERRIDE.match(rest[i])
+        if not match:
+            raise ConfigError(
+                f'unrecognised argument {rest[i]!r}; overrides look like --config.a.b=v'
+            )
+        key, value = match.group(1), match.group(2)
+        if value is None:
+            if i + 1 >= len(rest):
+                raise ConfigError(f'--config.{key} needs a value')
+            value, i = rest[i + 1], i + 1
+        apply_override(config, key, value)
+        i += 1
+    validate(config)
+    return config, args.workdir
+
+
+def init_distributed(dist: ml_collections.ConfigDict) -> None:
+    """Joins the processes of a multi-host run. Must run before JAX touches a device."""
+    import jax
+
+    if dist.cpu_collectives:
+        jax.config.update('jax_cpu_collectives_implementation', dist.cpu_collectives)
+    kwargs = {}
+    if dist.coordinator_address:
+        kwargs['coordinator_address'] = dist.coordinator_address
+    if dist.num_processes:
+        kwargs['num_processes'] = dist.num_processes
+    if dist.process_id >= 0:
+        kwargs['process_id'] = dist.process_id
+    jax.distributed.initialize(**kwargs)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    try:
+        config, workdir = parse_args(sys.argv[1:] if argv is None else argv)
+    except ConfigError as e:
+        sys.exit(f'config error: {e}')
+    if config.distributed.enabled:
+        init_distributed(config.distributed)
+    import jax
+
+    if config.compilation_cache_dir:
+        jax.config.update('jax_compilation_cache_dir', config.compilation_cache_dir)
+        jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
+    logging.basicConfig(
+        level=logging.INFO if jax.process_index() == 0 else logging.WARNING,
+        format='%(asctime)s %(levelname)s %(name)s: %(message)s',
+    )
+    # Orbax logs every save step by step at INFO; keep its warnings only.
+    logging.getLogger('absl').setLevel(logging.WARNING)
+    from models.core.loop import train_and_evaluate
+
+    return train_and_evaluate(config, workdir)
+
+
+if __name__ == '__main__':
+    main()

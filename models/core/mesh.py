@@ -1,0 +1,63 @@
+"""Device mesh, shardings, and global batches assembled from process-local data.
+
+One data axis over every device of every process: the batch is split along it and the train state
+is replicated. The same code runs on one CPU, one GPU, fake CPU devices, and all hosts of a pod.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+DATA_AXIS = 'data'
+
+
+def make_mesh(num_devices: int = 0) -> Mesh:
+    """A 1-D mesh over the first `num_devices` devices (0: all), ordered by process."""
+    devices = jax.devices()
+    if num_devices:
+        if num_devices > len(devices):
+            raise ValueError(
+                f'config.mesh.num_devices={num_devices} but only {len(devices)} devices exist'
+            )
+        if jax.process_count() > 1 and num_devices != len(devices):
+            raise ValueError(
+                'config.mesh.num_devices must be 0 (all devices) with several processes'
+            )
+        devices = devices[:num_devices]
+    return Mesh(np.asarray(devices), (DATA_AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def data_sharded(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def check_batch_size(global_batch: int, mesh: Mesh, what: str = 'config.train.batch_size') -> None:
+    devices = mesh.devices.size
+    if global_batch % devices:
+        raise ValueError(
+            f'{what}={global_batch} is not divisible by the {devices} devices of the mesh; '
+            f'use a multiple of {devices}'
+        )
+    if global_batch % jax.process_count():
+        raise ValueError(
+            f'{what}={global_batch} is not divisible by {jax.process_count()} processes'
+        )
+
+
+def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
+    """Each process passes its own rows; the result is one array sharded over the data axis."""
+    sharding = data_sharded(mesh)
+    process_count = jax.process_count()
+
+    def make(x):
+        x = np.asarray(x)
+        shape = (x.shape[0] * process_count, *x.shape[1:])
+        return jax.make_array_from_process_local_data(sharding, x, shape)
+
+    return {k: make(v) for k, v in local.items()}
