@@ -100,3 +100,16 @@ def test_out_of_range_levels_are_refused_before_compiling(tmp_path):
         check_batch(bad, spec, 'digits8x8/test')
     with pytest.raises(BadInputError, match=r'expected \(8, 8, 1\)'):
         check_batch({'image': np.zeros((2, 8, 8), np.uint8)}, spec, 'digits8x8/test')
+
+
+def test_all_checkpoints_corrupt_is_an_error_not_a_fresh_start(tmp_path):
+    from models.core.checkpoint import CorruptCheckpointError
+
+    config = load_config(f'{CONFIGS[0]}:smoke')
+    train_and_evaluate(config, str(tmp_path))
+    for step_dir in glob.glob(str(tmp_path / 'checkpoints' / '*')):
+        for f in glob.glob(os.path.join(step_dir, '**', '*'), recursive=True):
+            if os.path.isfile(f):
+                os.remove(f)
+    with pytest.raises(CorruptCheckpointError):
+        train_and_evaluate(config, str(tmp_path))

@@ -77,3 +77,23 @@ def test_ema_follows_debiased_decay():
     e1 = d0 * 0.0 + (1 - d0) * w1
     e2 = d1 * e1 + (1 - d1) * w2
     np.testing.assert_allclose(state['ema']['a']['w'], e2, rtol=1e-5)
+
+
+def test_skip_mode_skips_only_the_bad_player():
+    """In 'skip' mode a player with a non-finite loss keeps its state; the others still move."""
+    import jax.numpy as jnp
+
+    from models.core.family import Family
+
+    def init(rng, batch):
+        return {'a': {'w': jnp.zeros(())}, 'b': {'v': jnp.zeros(())}}
+
+    def loss(params, batch, rng):
+        return {'a': params['a']['w'] ** 2 + jnp.nan, 'b': (params['b']['v'] - 1.0) ** 2}, {}
+
+    family = Family(init=init, loss=loss, sample=None)
+    opts = {'a': optax.sgd(0.1), 'b': optax.sgd(0.1)}
+    state, _ = _run(family, opts, 1, ema={'a': 0.5, 'b': 0.5}, on_nonfinite='skip')
+    assert float(state['params']['a']['w']) == 0.0 and float(state['ema']['a']['w']) == 0.0
+    np.testing.assert_allclose(state['params']['b']['v'], 0.2, rtol=1e-6)
+    assert int(state['nonfinite']['skipped']) == 1

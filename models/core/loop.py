@@ -7,6 +7,7 @@ checkpoint, eval and sample points.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import math
@@ -32,6 +33,7 @@ from models.data import eval_batches, open_split
 from models.data.loader import TrainBatches
 
 log = logging.getLogger(__name__)
+MAX_STEPS_IN_FLIGHT = 2
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -229,6 +231,7 @@ class Trainer:
             desc=config.model,
         )
         history: list[dict[str, jax.Array]] = []
+        in_flight: collections.deque = collections.deque()
         final: dict[str, float] = {}
         tick, tick_step = time.perf_counter(), start
         try:
@@ -237,6 +240,12 @@ class Trainer:
                 batch = mesh_lib.global_batch(next(batches), self.mesh)
                 state, metrics = self.train_step(state, batch)
                 history.append(metrics)
+                in_flight.append(metrics)
+                if len(in_flight) > MAX_STEPS_IN_FLIGHT:
+                    # Bounded asynchronous dispatch: the host may run ahead by a few steps (to
+                    # overlap data loading), not by hundreds, which on CPU devices starves XLA's
+                    # collective rendezvous and holds every queued batch in memory.
+                    jax.block_until_ready(in_flight.popleft())
                 done = step + 1
                 if done % train.log_every == 0 or done == total:
                     summary = summarize([host(m) for m in history])
