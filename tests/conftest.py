@@ -5,6 +5,13 @@ import sys
 
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+# One persistent compilation cache for the session: the subprocess tests compile the same
+# programs again and again (kill / resume / compare), and cache hits skip most of that.
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:
+    import tempfile
+
+    os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='jax_cache_')
+    os.environ['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0'
 
 import pytest  # noqa: E402
 

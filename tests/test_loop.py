@@ -113,3 +113,14 @@ def test_all_checkpoints_corrupt_is_an_error_not_a_fresh_start(tmp_path):
                 os.remove(f)
     with pytest.raises(CorruptCheckpointError):
         train_and_evaluate(config, str(tmp_path))
+
+
+def test_rerunning_a_finished_run_restores_and_reports(tmp_path):
+    config = load_config(f'{CONFIGS[0]}:smoke')
+    first = train_and_evaluate(config, str(tmp_path))
+    again = train_and_evaluate(config, str(tmp_path))
+    assert again == first
+    extended = load_config(f'{CONFIGS[0]}:smoke')
+    extended.train.steps = config.train.steps + 5  # a longer run continues from the last step
+    train_and_evaluate(extended, str(tmp_path))
+    assert os.path.isdir(tmp_path / 'checkpoints' / str(extended.train.steps))

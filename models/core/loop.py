@@ -74,13 +74,7 @@ class Trainer:
         mesh_lib.check_batch_size(config.eval.batch_size, self.mesh, 'config.eval.batch_size')
         self.replicated = mesh_lib.replicated(self.mesh)
 
-        data_dir = config.data.data_dir or None
-        self.train_source, self.spec = open_split(
-            config.data.name, config.data.train_split, data_dir, cache=config.data.cache
-        )
-        self.eval_source, _ = open_split(
-            config.data.name, config.data.eval_split, data_dir, cache=config.data.cache
-        )
+        self.train_source, self.spec, self.eval_source = self._open_data()
         self.family: Family = make_family(config.model, config.model_kw.to_dict(), self.spec)
         self.players = tuple(config.optim.keys())
         optimizers = make_optimizers(config.optim, config.train.steps)
@@ -119,10 +113,31 @@ class Trainer:
         self._eval_step = None
         if self.family.log_prob is not None:
             self._eval_step = jax.jit(make_eval_step(self.family), out_shardings=self.replicated)
-        self._sample = jax.jit(self.family.sample, static_argnums=2, out_shardings=self.replicated)
+        # Samples are split over the devices like a batch: each device draws its share.
+        self._sample = jax.jit(
+            self.family.sample, static_argnums=2, out_shardings=mesh_lib.data_sharded(self.mesh)
+        )
         self.checkpointer = checkpoint_lib.Checkpointer(
             os.path.join(workdir, 'checkpoints'), keep=config.train.keep_checkpoints
         )
+
+    def _open_data(self):
+        """Opens both splits; process 0 first, so hosts sharing a data_dir never build at once."""
+        data = self.config.data
+        data_dir = data.data_dir or None
+
+        def open_both():
+            train, spec = open_split(data.name, data.train_split, data_dir, cache=data.cache)
+            test, _ = open_split(data.name, data.eval_split, data_dir, cache=data.cache)
+            return train, spec, test
+
+        if jax.process_count() == 1:
+            return open_both()
+        from jax.experimental import multihost_utils
+
+        opened = open_both() if self.is_main else None
+        multihost_utils.sync_global_devices('datasets prepared')
+        return opened or open_both()
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -198,9 +213,17 @@ class Trainer:
         return result
 
     def sample(self, state, num: int, seed: int = 0) -> np.ndarray:
+        """`num` samples on every process (rounded up to a multiple of the device count)."""
+        devices = self.mesh.devices.size
+        padded = -(-num // devices) * devices
         params = eval_params(state, self.config.eval.use_ema)
         rng = jax.random.fold_in(jax.random.PRNGKey(self.config.train.seed + 1), seed)
-        return host(self._sample(params, rng, num))
+        samples = self._sample(params, rng, padded)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            samples = multihost_utils.process_allgather(samples, tiled=True)
+        return np.asarray(samples)[:num]
 
     def write_samples(self, state, step: int) -> str | None:
         samples = self.sample(state, self.config.eval.num_samples, seed=step)
@@ -234,6 +257,7 @@ class Trainer:
         in_flight: collections.deque = collections.deque()
         final: dict[str, float] = {}
         tick, tick_step = time.perf_counter(), start
+        batches = None
         try:
             batches = self.loader.iterate(start)
             for step in range(start, total):
@@ -267,11 +291,14 @@ class Trainer:
                     writer.write(done, self.evaluate(state))
                 if done % train.sample_every == 0 and done < total:
                     self.write_samples(state, done)
-            self.save(state, total, force=True)
+            if self.checkpointer.latest_step() != total:  # a finished run, re-run, saves nothing
+                self.save(state, total, force=True)
             final = self.evaluate(state)
             writer.write(total, final)
             self.write_samples(state, total)
         finally:
+            if batches is not None:
+                batches.close()
             progress.close()
             self.checkpointer.wait()
             writer.close()
@@ -282,14 +309,14 @@ class Trainer:
 
 
 def report(final: dict[str, float], expected: ml_collections.ConfigDict) -> None:
-    """Prints the final test metrics next to the paper's numbers from config.expected."""
+    """Prints the final test metrics next to the paper's (or measured) numbers."""
     if 'test/bpd' in final:
         print(f'test bits/dim: {final["test/bpd"]:.4f}')
     if 'test/nll' in final:
         print(f'test nll (nats/example): {final["test/nll"]:.4f}')
     for key, value in expected.items():
         if isinstance(value, (int, float)) and key in final:
-            print(f'{key}: paper {value} vs this run {final[key]:.4f}')
+            print(f'{key}: expected {value} (config.expected) vs this run {final[key]:.4f}')
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
