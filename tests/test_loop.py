@@ -124,3 +124,10 @@ def test_rerunning_a_finished_run_restores_and_reports(tmp_path):
     extended.train.steps = config.train.steps + 5  # a longer run continues from the last step
     train_and_evaluate(extended, str(tmp_path))
     assert os.path.isdir(tmp_path / 'checkpoints' / str(extended.train.steps))
+
+
+def test_relative_workdir_as_in_the_readme(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(f'{CONFIGS[0]}:smoke')
+    train_and_evaluate(config, 'runs/demo')
+    assert os.path.isdir(tmp_path / 'runs' / 'demo' / 'checkpoints' / str(config.train.steps))

@@ -67,7 +67,8 @@ class Trainer:
     def __init__(self, config: ml_collections.ConfigDict, workdir: str):
         validate(config)
         self.config = config
-        self.workdir = workdir
+        # Orbax needs absolute paths; a bucket URL (gs://...) is absolute already.
+        self.workdir = workdir if '://' in workdir else os.path.abspath(workdir)
         self.is_main = jax.process_index() == 0
         self.mesh = mesh_lib.make_mesh(config.mesh.num_devices)
         mesh_lib.check_batch_size(config.train.batch_size, self.mesh)
@@ -118,7 +119,7 @@ class Trainer:
             self.family.sample, static_argnums=2, out_shardings=mesh_lib.data_sharded(self.mesh)
         )
         self.checkpointer = checkpoint_lib.Checkpointer(
-            os.path.join(workdir, 'checkpoints'), keep=config.train.keep_checkpoints
+            os.path.join(self.workdir, 'checkpoints'), keep=config.train.keep_checkpoints
         )
 
     def _open_data(self):
