@@ -131,3 +131,13 @@ def test_relative_workdir_as_in_the_readme(tmp_path, monkeypatch):
     config = load_config(f'{CONFIGS[0]}:smoke')
     train_and_evaluate(config, 'runs/demo')
     assert os.path.isdir(tmp_path / 'runs' / 'demo' / 'checkpoints' / str(config.train.steps))
+
+
+def test_changed_model_state_shape_gets_a_hint(tmp_path):
+    from models.core.checkpoint import CorruptCheckpointError
+
+    config = load_config(f'{CONFIGS[0]}:smoke')
+    train_and_evaluate(config, str(tmp_path))
+    config.model_kw = {'tie_positions': True}  # different parameter shapes, same workdir
+    with pytest.raises(CorruptCheckpointError, match='use a new --workdir'):
+        train_and_evaluate(config, str(tmp_path))

@@ -58,3 +58,20 @@ def test_eight_devices_match_one():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # The test could fail: training moved the params away from init.
     assert losses1[-1] < losses1[0]
+
+
+def test_training_loop_on_eight_devices_matches_one(tmp_path):
+    """The whole loop (loader, init, step, EMA, eval) with the same global batch on 1 and 8."""
+    from experiments.run import load_config
+    from models.core.loop import train_and_evaluate
+    from tests.test_config import CONFIGS
+
+    results = {}
+    for devices in (1, 8):
+        config = load_config(f'{CONFIGS[0]}:smoke')
+        config.mesh.num_devices = devices
+        config.train.steps = 8
+        config.train.checkpoint_every = 0
+        results[devices] = train_and_evaluate(config, str(tmp_path / str(devices)))
+    np.testing.assert_allclose(results[8]['test/nll'], results[1]['test/nll'], rtol=1e-5)
+    assert results[8]['test/count'] == results[1]['test/count'] == 360

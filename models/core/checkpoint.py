@@ -83,13 +83,13 @@ class CorruptCheckpointError(RuntimeError):
     ``failures`` maps each step that was tried to the reason it was rejected.
     """
 
-    def __init__(self, directory: str, failures: dict[int, str]):
+    def __init__(self, directory: str, failures: dict[int, str], hint: str = ''):
         self.directory = directory
         self.failures = dict(failures)
         lines = [f'  step {step}: {reason}' for step, reason in self.failures.items()]
         super().__init__(
             f'No intact checkpoint in {directory}; refusing to start from scratch. '
-            'Tried:\n' + '\n'.join(lines)
+            'Tried:\n' + '\n'.join(lines) + (f'\n{hint}' if hint else '')
         )
 
 

@@ -144,7 +144,15 @@ class Trainer:
 
     def initial_state(self) -> dict[str, Any]:
         """Restores the newest good checkpoint, or initialises (data-dependently) from batch 0."""
-        restored = self.checkpointer.restore(self.abstract_state)
+        try:
+            restored = self.checkpointer.restore(self.abstract_state)
+        except checkpoint_lib.CorruptCheckpointError as e:
+            raise checkpoint_lib.CorruptCheckpointError(
+                e.directory,
+                e.failures,
+                hint='If the model, optimizer or EMA settings changed since these checkpoints were '
+                'written, their state no longer fits: use a new --workdir.',
+            ) from e
         if restored is not None:
             state, meta, step = restored
             log.info('restored checkpoint at step %d from %s', step, self.workdir)
