@@ -1,24 +1,17 @@
 """The per-pixel baseline: exact log-likelihood, data-dependent init, and a faithful sampler."""
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from models.baselines import pixel_categorical
+from models.data import image_spec
 
-
-@dataclasses.dataclass(frozen=True)
-class Spec:
-    name: str = 'toy'
-    key: str = 'image'
-    shape: tuple = (2, 2, 2)
-    num_levels: int = 5
+SPEC = image_spec((2, 2, 2), 5)
 
 
 def test_log_prob_is_the_sum_of_per_dimension_log_probabilities():
-    family = pixel_categorical.make(Spec(), data_init=False)
+    family = pixel_categorical.make(SPEC, data_init=False)
     logits = jax.random.normal(jax.random.PRNGKey(0), (2, 2, 2, 5))
     x = jax.random.randint(jax.random.PRNGKey(1), (3, 2, 2, 2), 0, 5)
     expected = np.zeros(3)
@@ -31,7 +24,7 @@ def test_log_prob_is_the_sum_of_per_dimension_log_probabilities():
 
 
 def test_probabilities_sum_to_one_over_all_images():
-    spec = Spec(shape=(1, 1, 2), num_levels=3)
+    spec = image_spec((1, 1, 2), 3)
     family = pixel_categorical.make(spec, data_init=False)
     params = {'model': {'logits': jax.random.normal(jax.random.PRNGKey(2), (1, 1, 2, 3))}}
     every = jnp.array([[[[a, b]]] for a in range(3) for b in range(3)])  # all 9 images
@@ -40,18 +33,18 @@ def test_probabilities_sum_to_one_over_all_images():
 
 
 def test_data_init_is_the_smoothed_histogram():
-    family = pixel_categorical.make(Spec(), init_smoothing=1.0)
+    family = pixel_categorical.make(SPEC, init_smoothing=1.0)
     x = jnp.zeros((4, 2, 2, 2), jnp.int32).at[:2].set(3)
     logits = family.init(None, {'image': x})['model']['logits']
     np.testing.assert_allclose(
         jax.nn.softmax(logits[0, 0, 0]), np.array([3, 1, 1, 3, 1]) / 9.0, rtol=1e-6
     )
-    tied = pixel_categorical.make(Spec(), tie_positions=True).init(None, {'image': x})
+    tied = pixel_categorical.make(SPEC, tie_positions=True).init(None, {'image': x})
     assert tied['model']['logits'].shape == (2, 5)
 
 
 def test_sampler_matches_the_model_probabilities():
-    family = pixel_categorical.make(Spec(), data_init=False)
+    family = pixel_categorical.make(SPEC, data_init=False)
     logits = jax.random.normal(jax.random.PRNGKey(3), (2, 2, 2, 5)) * 2
     samples = np.asarray(family.sample({'model': {'logits': logits}}, jax.random.PRNGKey(4), 20000))
     assert samples.shape == (20000, 2, 2, 2) and samples.min() >= 0 and samples.max() <= 4

@@ -4,8 +4,6 @@ Tolerance: float32 sums reduced in a different order across shards differ by a f
 losses and params must agree to rtol 1e-5; the data order and RNG are identical by construction.
 """
 
-import dataclasses
-
 import jax
 import numpy as np
 import optax
@@ -13,20 +11,13 @@ import optax
 from models.baselines import pixel_categorical
 from models.core import mesh as mesh_lib
 from models.core.step import make_init, make_train_step
-
-
-@dataclasses.dataclass(frozen=True)
-class Spec:
-    name: str = 'toy'
-    key: str = 'image'
-    shape: tuple = (4, 4, 3)
-    num_levels: int = 17
+from models.data import image_spec
 
 
 def _train(num_devices, steps=4):
     assert jax.device_count() >= 8, 'conftest sets 8 fake CPU devices'
     mesh = mesh_lib.make_mesh(num_devices)
-    family = pixel_categorical.make(Spec(), data_init=False)
+    family = pixel_categorical.make(image_spec((4, 4, 3), 17), data_init=False)
     opts = {'model': optax.adam(0.05)}
     ema = {'model': 0.9}
     rng = np.random.default_rng(0)

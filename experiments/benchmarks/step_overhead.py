@@ -16,19 +16,10 @@ Device counts other than the real one run in a subprocess with XLA's fake host d
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import subprocess
 import sys
 import time
-
-
-@dataclasses.dataclass(frozen=True)
-class Spec:
-    name: str = 'cifar_shaped'
-    key: str = 'image'
-    shape: tuple = (32, 32, 3)
-    num_levels: int = 256
 
 
 def _time_interleaved(fns: dict, states: dict, batch, iters: int, repeats: int) -> dict:
@@ -69,10 +60,11 @@ def measure(batch_size: int, iters: int, repeats: int) -> dict[str, float]:
     from models.baselines import pixel_categorical
     from models.core import mesh as mesh_lib
     from models.core.step import ema_decay_at, make_init, make_train_step
+    from models.data import image_spec
 
     mesh = mesh_lib.make_mesh(0)
     rep, data = mesh_lib.replicated(mesh), mesh_lib.data_sharded(mesh)
-    family = pixel_categorical.make(Spec())
+    family = pixel_categorical.make(image_spec((32, 32, 3), 256))
     rng = np.random.default_rng(0)
     batch = mesh_lib.global_batch(
         {'image': rng.integers(0, 256, (batch_size, 32, 32, 3), dtype=np.uint8)}, mesh

@@ -10,7 +10,7 @@ Expected: test bits/dim 2.435 (measured in this repo, WORKSPACE.md; no paper num
 uniform distribution scores log2(17) = 4.09.
 """
 
-from models.core.config import defaults, optimizer
+from models.core.config import defaults, optimizer, smoke
 
 
 def get_config(arg=None):
@@ -27,10 +27,5 @@ def get_config(arg=None):
     c.eval.batch_size = 360
     c.expected = {'test/bpd': 2.435, 'source': 'measured in this repo (no paper number)'}
     if arg == 'smoke':
-        c.train.steps = 20
-        c.train.log_every = 5
-        c.train.eval_every = 10
-        c.train.sample_every = 10
-        c.train.checkpoint_every = 10
-        c.train.progress = False
+        smoke(c, steps=20)
     return c

@@ -12,7 +12,7 @@ is worse on them than the uniform 8 bits/dim, so this split measures generalisat
 photos, and models should be compared with each other on it, not with CIFAR-10 numbers.
 """
 
-from models.core.config import defaults, optimizer
+from models.core.config import defaults, optimizer, smoke
 
 
 def get_config(arg=None):
@@ -30,10 +30,5 @@ def get_config(arg=None):
     c.eval.batch_size = 344  # 342 test patches, padded to a multiple of 8 devices
     c.expected = {'test/bpd': 8.20, 'source': 'measured in this repo (no paper number)'}
     if arg == 'smoke':
-        c.train.steps = 10
-        c.train.log_every = 5
-        c.train.eval_every = 10
-        c.train.sample_every = 10
-        c.train.checkpoint_every = 5
-        c.train.progress = False
+        smoke(c, steps=10)
     return c

@@ -104,6 +104,18 @@ def defaults() -> ml_collections.ConfigDict:
     return c
 
 
+def smoke(config: ml_collections.ConfigDict, steps: int = 10) -> ml_collections.ConfigDict:
+    """Turns an experiment into its smoke variant: a few steps that exercise every code path
+    (log, checkpoint, eval, samples) without a progress bar."""
+    config.train.steps = steps
+    config.train.log_every = max(1, steps // 4)
+    config.train.eval_every = steps
+    config.train.sample_every = steps
+    config.train.checkpoint_every = max(1, steps // 2)
+    config.train.progress = False
+    return config
+
+
 class ConfigError(ValueError):
     pass
 

@@ -9,6 +9,7 @@ from models.data.sources import (
     DatasetSpec,
     Source,
     default_data_dir,
+    image_spec,
     open_split,
     to_memory,
 )
@@ -21,6 +22,7 @@ __all__ = [
     'TrainBatches',
     'default_data_dir',
     'eval_batches',
+    'image_spec',
     'open_split',
     'prepare',
     'synthetic2d',

@@ -57,6 +57,11 @@ class DatasetSpec:
     split_sizes: dict[str, int]
 
 
+def image_spec(shape: tuple[int, ...], num_levels: int, name: str = 'synthetic') -> DatasetSpec:
+    """The spec of an image dataset that exists only in code (tests, benchmarks)."""
+    return DatasetSpec(name, tuple(shape), 'image', num_levels, None, {})
+
+
 class Source(Protocol):
     """Random access to one split; examples are dicts of numpy arrays."""
 
