@@ -141,3 +141,14 @@ def test_changed_model_state_shape_gets_a_hint(tmp_path):
     config.model_kw = {'tie_positions': True}  # different parameter shapes, same workdir
     with pytest.raises(CorruptCheckpointError, match='use a new --workdir'):
         train_and_evaluate(config, str(tmp_path))
+
+
+def test_report_puts_expected_next_to_measured(tmp_path):
+    from experiments import report
+
+    config = load_config(f'{CONFIGS[0]}:smoke')
+    final = train_and_evaluate(config, str(tmp_path / 'demo'))
+    table = report.main([str(tmp_path / 'demo')])
+    assert (
+        f'| test/bpd | {config.expected["test/bpd"]} | {final["test/bpd"]:.4g} (step 20) |' in table
+    )
