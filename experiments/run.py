@@ -83,9 +83,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         config, workdir = parse_args(sys.argv[1:] if argv is None else argv)
     except ConfigError as e:
         sys.exit(f'config error: {e}')
+    import jax
+
+    if config.mesh.cpu_devices:
+        jax.config.update('jax_num_cpu_devices', config.mesh.cpu_devices)
     if config.distributed.enabled:
         init_distributed(config.distributed)
-    import jax
 
     if config.compilation_cache_dir:
         jax.config.update('jax_compilation_cache_dir', config.compilation_cache_dir)

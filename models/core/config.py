@@ -89,7 +89,16 @@ def defaults() -> ml_collections.ConfigDict:
             'use_ema': True,  # evaluate and sample with the EMA params where a player has them
         }
     )
-    c.mesh = ml_collections.ConfigDict({'num_devices': 0})  # 0: every device of every process
+    c.mesh = ml_collections.ConfigDict(
+        {
+            'num_devices': 0,  # 0: every device of every process
+            # CPU only: split each host's cores into this many JAX devices so the data-parallel
+            # step puts every core to work (one XLA CPU device leaves cores idle; 2 devices on 2
+            # cores measured 1.5x faster for a conv net). 0 keeps JAX's default of one. Applied
+            # by experiments/run.py before JAX starts.
+            'cpu_devices': 0,
+        }
+    )
     c.distributed = ml_collections.ConfigDict(
         {
             'enabled': False,

@@ -71,6 +71,12 @@ class Trainer:
         self.workdir = workdir if '://' in workdir else os.path.abspath(workdir)
         self.is_main = jax.process_index() == 0
         self.mesh = mesh_lib.make_mesh(config.mesh.num_devices)
+        log.info(
+            'mesh: %d %s device(s) over %d process(es)',
+            self.mesh.devices.size,
+            jax.default_backend(),
+            jax.process_count(),
+        )
         mesh_lib.check_batch_size(config.train.batch_size, self.mesh)
         mesh_lib.check_batch_size(config.eval.batch_size, self.mesh, 'config.eval.batch_size')
         self.replicated = mesh_lib.replicated(self.mesh)
