@@ -288,3 +288,12 @@ def test_loader_errors_surface_from_prefetch_thread():
     iterator = data.TrainBatches(Broken(), 5, seed=0).iterate(0)
     with pytest.raises(RuntimeError, match='cannot read'):
         next(iterator)
+
+
+def test_large_splits_are_streamed_not_cached(data_dir, monkeypatch):
+    from models.data import sources
+
+    monkeypatch.setattr(sources, 'CACHE_LIMIT_BYTES', 1000)
+    source, _ = data.open_split('digits8x8', 'test', data_dir, cache=True)
+    assert not isinstance(source, data.ArraySource)
+    assert source[0]['image'].shape == (8, 8, 1)

@@ -62,7 +62,7 @@ def defaults() -> ml_collections.ConfigDict:
             'data_dir': '',  # '' = the local cache for bundled datasets; a gs:// bucket on a pod
             'train_split': 'train',
             'eval_split': 'test',
-            'cache': True,  # decode the split once into memory (small datasets)
+            'cache': True,  # decode the split once into memory (splits over 2 GiB never are)
             'seed': 0,  # data order; independent of the model seed
         }
     )

@@ -9,6 +9,8 @@ Three kinds of dataset share one interface (`len(source)`, `source[i] -> dict of
 """
 
 import dataclasses
+import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -20,6 +22,8 @@ from models.data import builders, synthetic2d
 
 DATA_DIR_ENV = 'GENMODELS_DATA_DIR'
 _CACHE_CHUNK = 1024
+# Splits larger than this (decoded uint8) are never cached in memory, whatever the config says.
+CACHE_LIMIT_BYTES = 2 * 2**30
 
 # Per-dataset facts the tfds feature specs do not state: how many discrete values a pixel takes
 # (binarized MNIST stores 0/1 in uint8) and the shape where tfds leaves it open.
@@ -262,4 +266,16 @@ def open_split(
     except NotImplementedError as error:  # prepared, but as tfrecord: no random access
         raise DatasetNotFoundError(f'{error}\n{_not_prepared_message(name, data_dir)}') from error
     source = _TfdsSource(data_source, spec.key, has_label=spec.num_classes is not None)
+    decoded_bytes = len(source) * math.prod(spec.shape)
+    if cache and decoded_bytes > CACHE_LIMIT_BYTES:
+        # ImageNet 64x64 would need 15 GiB per host and minutes of decoding: stream it instead.
+        logging.getLogger(__name__).warning(
+            '%s/%s is %.1f GiB decoded, over the %.0f GiB in-memory cache limit: reading it '
+            'from array_record instead.',
+            name,
+            split,
+            decoded_bytes / 2**30,
+            CACHE_LIMIT_BYTES / 2**30,
+        )
+        cache = False
     return (to_memory(source) if cache else source), spec
