@@ -100,8 +100,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # Orbax logs every save step by step at INFO; keep its warnings only.
     logging.getLogger('absl').setLevel(logging.WARNING)
     from models.core.loop import train_and_evaluate
+    from models.core.preemption import Preempted
 
-    return train_and_evaluate(config, workdir)
+    try:
+        return train_and_evaluate(config, workdir)
+    except Preempted as e:
+        logging.getLogger(__name__).warning('%s', e)
+        sys.exit(143)  # 128 + SIGTERM, what a scheduler expects from a terminated job
 
 
 if __name__ == '__main__':

@@ -2,6 +2,7 @@
 uninterrupted run: params, optimizer state, EMA, step, RNG and the data position all resume."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -74,3 +75,27 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
     for x, y in zip(leaves_a, leaves_b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a['ema']['model']['logits'], a['params']['model']['logits'])
+
+
+def test_sigterm_saves_the_current_step_and_resumes_exactly(tmp_path):
+    straight, stopped = str(tmp_path / 'straight'), str(tmp_path / 'stopped')
+    sp.run(straight, *OVERRIDES)
+    proc = subprocess.Popen(
+        sp.command(stopped, *OVERRIDES), cwd=sp.ROOT, env=sp.env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(s >= 10 for s in _checkpoint_steps(stopped)):
+        time.sleep(0.02)
+    time.sleep(0.05)  # land between checkpoints
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    stopped_at = int(re.search(r'stopped by SIGTERM after step (\d+)', stderr).group(1))
+    assert 10 <= stopped_at < STEPS
+    assert max(_checkpoint_steps(stopped)) == stopped_at  # saved on SIGTERM, on grid or not
+
+    sp.run(stopped, *OVERRIDES)
+    a, b = _final_state(straight), _final_state(stopped)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)

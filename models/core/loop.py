@@ -28,6 +28,7 @@ from models.core.family import Family, make_family
 from models.core.inputs import check_batch
 from models.core.metrics import MetricWriter, bits_per_dim, summarize
 from models.core.optim import make_optimizers
+from models.core.preemption import Preempted, PreemptionWatch
 from models.core.step import eval_params, make_eval_step, make_init, make_train_step
 from models.data import eval_batches, open_split
 from models.data.loader import TrainBatches
@@ -273,6 +274,7 @@ class Trainer:
         final: dict[str, float] = {}
         tick, tick_step = time.perf_counter(), start
         batches = None
+        watch = PreemptionWatch()
         try:
             batches = self.loader.iterate(start)
             for step in range(start, total):
@@ -306,12 +308,17 @@ class Trainer:
                     writer.write(done, self.evaluate(state))
                 if done % train.sample_every == 0 and done < total:
                     self.write_samples(state, done)
+                if done < total and watch.should_stop(done):
+                    if self.checkpointer.latest_step() != done:
+                        self.save(state, done)
+                    raise Preempted(done, self.workdir)
             if self.checkpointer.latest_step() != total:  # a finished run, re-run, saves nothing
                 self.save(state, total, force=True)
             final = self.evaluate(state)
             writer.write(total, final)
             self.write_samples(state, total)
         finally:
+            watch.close()
             if batches is not None:
                 batches.close()
             progress.close()
