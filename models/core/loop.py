@@ -32,6 +32,7 @@ from models.core.preemption import Preempted, PreemptionWatch
 from models.core.step import eval_params, make_eval_step, make_init, make_train_step
 from models.data import eval_batches, open_split
 from models.data.loader import TrainBatches
+from models.data.sources import gather
 
 log = logging.getLogger(__name__)
 MAX_STEPS_IN_FLIGHT = 2
@@ -97,6 +98,12 @@ class Trainer:
         )
         first = self.loader[0]
         check_batch(first, self.spec, f'{config.data.name}/{config.data.train_split}')
+        head = np.arange(min(len(self.eval_source), config.eval.batch_size))
+        check_batch(
+            gather(self.eval_source, head),
+            self.spec,
+            f'{config.data.name}/{config.data.eval_split}',
+        )
         self._first_batch = mesh_lib.global_batch(first, self.mesh)
 
         self._init = make_init(self.family, optimizers, ema_decays)
