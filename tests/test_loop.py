@@ -81,23 +81,28 @@ def test_missing_dataset_names_it_and_how_to_prepare(tmp_path):
     assert 'array_record' in str(info.value)
 
 
-def test_out_of_range_levels_are_refused_before_compiling(tmp_path):
-    config = load_config(f'{CONFIGS[0]}:smoke')
-    config.data.name = 'image_patches32'  # 256 levels, but tell the model the digits' shape
-    trainer_error = None
-    try:
-        Trainer(config, str(tmp_path))
-    except Exception as e:  # noqa: BLE001
-        trainer_error = e
-    assert trainer_error is None, 'the baseline adapts to any discrete dataset'
-
+def test_out_of_range_levels_are_refused_before_compiling(tmp_path, monkeypatch):
+    from models.core import loop
     from models.core.inputs import check_batch
-    from models.data import open_split
+    from models.data import ArraySource, open_split
 
-    _, spec = open_split('digits8x8', 'test', None)
-    bad = {'image': np.full((2, 8, 8, 1), 17, np.uint8)}
+    real, spec = open_split('digits8x8', 'test', None)
+    bad = np.full((len(real), 8, 8, 1), 17, np.uint8)  # one level past the declared 17
+
+    def fake_open_split(name, split, data_dir, cache):
+        return ArraySource({'image': bad, 'label': np.zeros(len(bad), np.int32)}), spec
+
+    def no_compile(*args, **kwargs):
+        raise AssertionError('the step was built before the data were checked')
+
+    monkeypatch.setattr(loop, 'open_split', fake_open_split)
+    monkeypatch.setattr(loop, 'make_train_step', no_compile)
+    config = load_config(f'{CONFIGS[0]}:smoke')
+    with pytest.raises(BadInputError, match=r'\[17, 17\], outside the declared 17 levels'):
+        Trainer(config, str(tmp_path))
+
     with pytest.raises(BadInputError, match=r'outside the declared 17 levels'):
-        check_batch(bad, spec, 'digits8x8/test')
+        check_batch({'image': bad[:2]}, spec, 'digits8x8/test')
     with pytest.raises(BadInputError, match=r'expected \(8, 8, 1\)'):
         check_batch({'image': np.zeros((2, 8, 8), np.uint8)}, spec, 'digits8x8/test')
 
@@ -152,3 +157,11 @@ def test_report_puts_expected_next_to_measured(tmp_path):
     assert (
         f'| test/bpd | {config.expected["test/bpd"]} | {final["test/bpd"]:.4g} (step 20) |' in table
     )
+
+
+def test_baseline_adapts_to_any_discrete_dataset(tmp_path):
+    config = load_config(f'{CONFIGS[0]}:smoke')
+    config.data.name = 'image_patches32'  # 32x32x3 with 256 levels, not the digits' 8x8x1 / 17
+    trainer = Trainer(config, str(tmp_path))
+    trainer.checkpointer.close()
+    assert trainer.spec.shape == (32, 32, 3) and trainer.spec.num_levels == 256

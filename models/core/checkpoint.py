@@ -64,6 +64,8 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.experimental import multihost_utils
 
+from models.core.mesh import to_host
+
 logger = logging.getLogger(__name__)
 
 # Key under which the state checksum is stored inside the meta JSON; users may not use it.
@@ -187,13 +189,6 @@ def _checksum_words(leaves: list[jax.Array]) -> jax.Array:
     return jnp.stack([_leaf_sums(_device_words(leaf)) for leaf in leaves])
 
 
-def _fetch_replicated(x: jax.Array) -> np.ndarray:
-    """Host value of a small jit output, also when it spans other processes' devices."""
-    if x.is_fully_addressable or x.is_fully_replicated:
-        return np.asarray(x)
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
 def state_checksum(state: Any) -> dict[str, int]:
     """Per-leaf 64-bit checksum of a pytree, keyed by ``jax.tree_util.keystr`` of the leaf path.
 
@@ -212,7 +207,7 @@ def state_checksum(state: Any) -> dict[str, int]:
         leaf if isinstance(leaf, jax.Array) else _host_words(np.asarray(leaf))
         for _, leaf in paths_and_leaves
     ]
-    sums = _fetch_replicated(_checksum_words(inputs)).astype(np.uint64)
+    sums = to_host(_checksum_words(inputs)).astype(np.uint64)
     return {name: int(lo) | (int(hi) << 32) for name, (lo, hi) in zip(names, sums, strict=True)}
 
 

@@ -42,17 +42,6 @@ class NonFiniteLossError(FloatingPointError):
     pass
 
 
-def host(tree: Any) -> Any:
-    """Fetches replicated (possibly multi-process) arrays from this process's own copy."""
-
-    def fetch(x):
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            return np.asarray(x.addressable_data(0))
-        return np.asarray(x)
-
-    return jax.tree.map(fetch, tree)
-
-
 def _with_sharding(abstract: Any, sharding: Any) -> Any:
     return jax.tree.map(
         lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), abstract
@@ -187,7 +176,7 @@ class Trainer:
                 )
 
     def _check_finite(self, state) -> None:
-        first_bad = int(host(state['nonfinite']['first_bad_step']))
+        first_bad = int(mesh_lib.to_host(state['nonfinite']['first_bad_step']))
         if first_bad >= 0:
             latest = self.checkpointer.latest_step()
             raise NonFiniteLossError(
@@ -225,7 +214,7 @@ class Trainer:
             mask_global = batch.pop('__mask__')
             out = self._eval_step(params, batch, mask_global)
             totals = out if totals is None else jax.tree.map(lambda a, b: a + b, totals, out)
-        totals = host(totals)
+        totals = mesh_lib.to_host(totals)
         count = float(totals['count'])
         nll = -float(totals['log_prob_sum']) / count
         result = {'test/nll': nll, 'test/count': count}
@@ -241,12 +230,7 @@ class Trainer:
         padded = -(-num // devices) * devices
         params = eval_params(state, self.config.eval.use_ema)
         rng = jax.random.fold_in(jax.random.PRNGKey(self.config.train.seed + 1), seed)
-        samples = self._sample(params, rng, padded)
-        if jax.process_count() > 1:
-            from jax.experimental import multihost_utils
-
-            samples = multihost_utils.process_allgather(samples, tiled=True)
-        return np.asarray(samples)[:num]
+        return mesh_lib.to_host(self._sample(params, rng, padded))[:num]
 
     def write_samples(self, state, step: int) -> str | None:
         samples = self.sample(state, self.config.eval.num_samples, seed=step)
@@ -267,7 +251,7 @@ class Trainer:
                 f.write(config.to_json(indent=2))
         writer = MetricWriter(self.workdir, enabled=self.is_main)
         state = self.initial_state()
-        start = int(host(state['step']))
+        start = int(mesh_lib.to_host(state['step']))
         total = train.steps
         progress = tqdm.tqdm(
             total=total,
@@ -296,7 +280,7 @@ class Trainer:
                     jax.block_until_ready(in_flight.popleft())
                 done = step + 1
                 if done % train.log_every == 0 or done == total:
-                    summary = summarize([host(m) for m in history])
+                    summary = summarize(mesh_lib.to_host(history))
                     history = []
                     now = time.perf_counter()
                     summary['steps_per_sec'] = (done - tick_step) / max(now - tick, 1e-9)
@@ -331,7 +315,6 @@ class Trainer:
             progress.close()
             self.checkpointer.wait()
             writer.close()
-        self.final_state = state
         if self.is_main:
             report(final, config.expected)
         return final

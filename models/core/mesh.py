@@ -61,3 +61,23 @@ def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Arra
         return jax.make_array_from_process_local_data(sharding, x, shape)
 
     return {k: make(v) for k, v in local.items()}
+
+
+def to_host(tree):
+    """Numpy values of a pytree of arrays, from any process, in one batch of transfers.
+
+    Replicated arrays are read from this process's own copy; arrays sharded across processes
+    (samples split over the mesh) are gathered from every process, so all processes must call it.
+    """
+
+    def local(x):
+        if not isinstance(x, jax.Array) or x.is_fully_addressable:
+            return x
+        if x.is_fully_replicated:
+            return x.addressable_data(0)
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(x, tiled=True)
+
+    # device_get starts every copy before waiting for any of them.
+    return jax.tree.map(np.asarray, jax.device_get(jax.tree.map(local, tree)))

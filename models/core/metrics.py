@@ -38,16 +38,12 @@ def to_unit_interval(levels: Any, num_levels: int, noise: Any | None = None) -> 
 
 
 def summarize(history: list[Mapping[str, Any]]) -> dict[str, float]:
-    """Mean of each metric over logged steps (fetched from device in one transfer)."""
+    """Mean of each metric over the steps since the last log (host values)."""
     if not history:
         return {}
-    import jax
-
-    stacked = jax.device_get(history)
-    keys = stacked[0].keys()
     out = {}
-    for k in keys:
-        values = np.asarray([np.asarray(h[k], np.float64) for h in stacked])
+    for k in history[0]:
+        values = np.asarray([h[k] for h in history], np.float64)
         # Counters (skipped steps, first bad step) are reported as their latest value.
         out[k] = float(values[-1]) if k.startswith('nonfinite/') else float(values.mean())
     return out

@@ -6,6 +6,7 @@ so the global batch is the same whatever the number of processes or devices, and
 batch k needs nothing but the integer k from the checkpoint.
 """
 
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -95,7 +96,7 @@ class TrainBatches:
         """Batches start, start + 1, ..., read ahead in a background thread."""
         if start < 0:
             raise ValueError(f'start must be >= 0, got {start}.')
-        return prefetched(self.__getitem__, _count(start), self.prefetch)
+        return prefetched(self.__getitem__, itertools.count(start), self.prefetch)
 
 
 def eval_batches(
@@ -124,13 +125,6 @@ def eval_batches(
 
     num_batches = -(-size // global_batch)
     return prefetched(read, range(num_batches), prefetch)
-
-
-def _count(start: int) -> Iterator[int]:
-    position = start
-    while True:
-        yield position
-        position += 1
 
 
 def prefetched(read: Callable[[int], T], positions: Iterable[int], depth: int) -> Iterator[T]:
