@@ -8,6 +8,7 @@ valid.
 
 from __future__ import annotations
 
+import ast
 import difflib
 from typing import Any
 
@@ -206,8 +207,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def parse_value(text: str, reference: Any, path: str) -> Any:
     """Parses a command-line override to the type of the value it replaces."""
-    import ast
-
     if isinstance(reference, bool):
         lowered = text.lower()
         if lowered in ('true', '1', 'yes'):
@@ -227,6 +226,11 @@ def parse_value(text: str, reference: Any, path: str) -> Any:
             raise ConfigError(f'--config.{path}={text}: expected a number') from None
     if isinstance(reference, str):
         return text
+    return _literal(text)
+
+
+def _literal(text: str) -> Any:
+    """A Python literal (number, bool, tuple, quoted string) or, failing that, the text itself."""
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -251,12 +255,7 @@ def apply_override(config: ml_collections.ConfigDict, path: str, text: str) -> N
         free = section in FREE_SECTIONS
         if not free:
             raise _unknown(path, leaf, list(node.keys()))
-        import ast
-
-        try:
-            node[leaf] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            node[leaf] = text
+        node[leaf] = _literal(text)
         return
     reference = node[leaf]
     if isinstance(reference, ml_collections.ConfigDict):
