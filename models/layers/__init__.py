@@ -1,0 +1,1 @@
+"""Network layers shared by several families (none of them knows a family)."""
