@@ -15,7 +15,7 @@ import jax
 
 from models.core.family import STATE_UPDATES_KEY, Family
 from models.gan import data_scaling, losses, players, sample_quality, techniques
-from models.gan.networks import NORMS, Discriminator, Generator
+from models.gan.networks import NORMS, Discriminator, Generator, check_shape
 
 
 def make(
@@ -59,6 +59,7 @@ def make(
         raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
     if historical_averaging < 0:
         raise ValueError(f'historical_averaging must be >= 0, got {historical_averaging}')
+    check_shape(tuple(data_spec.shape))
     shape, key = tuple(data_spec.shape), data_spec.key
     reference = vbn_reference_size if gen_norm == 'virtual' else 0
     gen = players.Player(

@@ -27,7 +27,7 @@ import optax
 from models.core.family import STATE_UPDATES_KEY, Evaluation, Family
 from models.gan import data_scaling, losses, players
 from models.gan.metrics.matching import best_matching_accuracy
-from models.gan.networks import Discriminator, Generator, QHead
+from models.gan.networks import Discriminator, Generator, QHead, check_shape
 
 
 class InfoDiscriminator(nn.Module):
@@ -76,6 +76,7 @@ def make(
     lambda 1, a 1024-unit dense layer in G, a 128-unit Q head)."""
     if categorical < 2 or continuous < 0 or info_weight < 0:
         raise ValueError('need categorical >= 2, continuous >= 0 and info_weight >= 0')
+    check_shape(tuple(data_spec.shape))
     key = data_spec.key
     latent_dim = noise_dim + categorical + continuous
     gen = players.Player(

@@ -31,6 +31,17 @@ def halvings(size: int, smallest: int = 4) -> int:
     return count
 
 
+def check_shape(shape: tuple[int, ...]) -> None:
+    """Refuses, before anything is traced, data the networks cannot be built for."""
+    if len(shape) == 1:
+        return
+    if len(shape) != 3:
+        raise ValueError(f'GAN networks take [H, W, C] images or [D] points, not shape {shape}')
+    ups = halvings(shape[0])
+    if shape[1] % (2**ups):
+        raise ValueError(f'image shape {shape}: the width must halve as often as the height')
+
+
 def _normalize(kind: str, h: jax.Array, train: bool, reference_size: int = 0) -> jax.Array:
     if kind == 'batch':
         # Running statistics (momentum 0.9) are kept for evaluation; training uses batch ones.

@@ -26,7 +26,7 @@ import optax
 from models.core.family import STATE_UPDATES_KEY, Evaluation, Family
 from models.data import open_split
 from models.gan import data_scaling, losses, players, techniques
-from models.gan.networks import NORMS, Discriminator, Generator
+from models.gan.networks import NORMS, Discriminator, Generator, check_shape
 
 
 def supervised_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
@@ -88,6 +88,7 @@ def make(
     losses.check_choice('gen_norm', gen_norm, NORMS)
     if labels_per_class < 1 or labelled_batch < 1:
         raise ValueError('labels_per_class and labelled_batch must be positive')
+    check_shape(tuple(data_spec.shape))
     images, labels = load_labelled(data_spec, labels_per_class, label_seed, label_split, data_dir)
     labelled_images, labelled_labels = jnp.asarray(images), jnp.asarray(labels)
     num_classes, key = int(data_spec.num_classes), data_spec.key
