@@ -8,8 +8,8 @@ Command:
     python -m experiments.run --config experiments/configs/dcgan_digits.py \\
         --workdir runs/dcgan_digits
 Hardware: 2 CPU cores, a few minutes.
-Expected: no paper number (the paper has no 8x8 digits); this repo's measurement is in
-WORKSPACE.md. Real test digits score digits-IS 9.53 and digits-FID 18.9 against the training
+Expected: no paper number (the paper has no 8x8 digits). Measured here (3,000 steps): digits-IS
+7.71 and digits-FID 53.9 of the samples against the test digits. Real test digits score digits-IS 9.53 and digits-FID 18.9 against the training
 digits; uniform noise scores 4.2 and 774.
 """
 
@@ -34,8 +34,10 @@ def get_config(arg=None):
     }
     c.eval.batch_size = 360
     c.expected = {
+        'test/digits_is': 7.71,
+        'test/digits_fid': 53.9,
         'test/digits_is_real': 9.53,
-        'source': 'no paper number on 8x8 digits; real-data reference scores measured here',
+        'source': 'measured in this repo, 3,000 steps (no paper number on 8x8 digits)',
     }
     if arg == 'smoke':
         smoke(c, steps=4)

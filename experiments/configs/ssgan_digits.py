@@ -12,7 +12,8 @@ Command:
         --workdir runs/ssgan_labels_only
 Hardware: 2 CPU cores, a few minutes each.
 Expected: no paper number on the 8x8 digits (the paper's MNIST-100 result is 93 errors of
-10,000); this repo's measurements of both variants are in WORKSPACE.md.
+10,000). Measured here (3,000 steps): test error 4.4% (16 of 360) with the GAN, 8.9% (32 of 360)
+with the labelled digits alone.
 """
 
 from models.core.config import defaults, optimizer, smoke
@@ -42,11 +43,12 @@ def get_config(arg=None):
     c.optim = {'disc': optimizer(lr=3e-4, b1=0.5), 'gen': optimizer(lr=3e-4, b1=0.5)}
     c.eval.batch_size = 360
     c.expected = {
-        'test/error': 0.0,
-        'source': 'no paper number on 8x8 digits; measured error in WORKSPACE.md (0.0 = unset)',
+        'test/error': 0.044,
+        'source': 'measured in this repo, 3,000 steps (no paper number on 8x8 digits)',
     }
     if arg == 'labels_only':
         c.model_kw.unsupervised = False
+        c.expected = {'test/error': 0.089, 'source': 'measured in this repo, 3,000 steps'}
     if arg == 'smoke':
         smoke(c, steps=4)
         c.model_kw.update({'gen_width': 8, 'disc_width': 8, 'gen_hidden': 0, 'labelled_batch': 8})

@@ -37,3 +37,19 @@ def to_data(x: jax.Array, data_spec) -> jax.Array:
     if data_spec.num_levels is None:
         return x
     return to_levels(x, data_spec.num_levels)
+
+
+def center_crop_resize(x: jax.Array, crop: int, size: int) -> jax.Array:
+    """[B, H, W, C] -> the central `crop` x `crop` square (0: the largest) resized to `size`.
+
+    The DCGAN CelebA recipe: a 108x108 centre crop of the 218x178 photos, resized to 64x64.
+    """
+    height, width = x.shape[1:3]
+    side = crop or min(height, width)
+    if side > min(height, width):
+        raise ValueError(f'centre crop {side} does not fit images of {height}x{width}')
+    top, left = (height - side) // 2, (width - side) // 2
+    x = x[:, top : top + side, left : left + side]
+    if side == size:
+        return x
+    return jax.image.resize(x, (x.shape[0], size, size, x.shape[3]), 'linear', antialias=True)

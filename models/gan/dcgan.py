@@ -40,6 +40,8 @@ def make(
     historical_averaging: float = 0.0,
     vbn_reference_size: int = 64,
     dequantize: bool = True,
+    image_size: int = 0,
+    center_crop: int = 0,
     feature_net: str = 'auto',
     inception_weights: str = '',
     score_splits: int = 1,
@@ -50,6 +52,8 @@ def make(
     historical_averaging: the weight of ||theta - mean of past theta||^2 in both players' losses.
     gen_norm='virtual': virtual batch norm in the generator with `vbn_reference_size` fixed
     reference latents.
+    image_size / center_crop: train on centre crops resized to image_size x image_size (the
+    CelebA recipe: 108 -> 64); samples then have that size. 0: the data's own shape.
     feature_net / inception_weights / score_splits: sample scoring (see sample_quality.py).
     """
     losses.check_choice('gen_loss', gen_loss, losses.GENERATOR_LOSSES)
@@ -59,8 +63,20 @@ def make(
         raise ValueError(f'label_smoothing must be in [0, 1), got {label_smoothing}')
     if historical_averaging < 0:
         raise ValueError(f'historical_averaging must be >= 0, got {historical_averaging}')
-    check_shape(tuple(data_spec.shape))
+    if not image_size:
+        check_shape(tuple(data_spec.shape))
     shape, key = tuple(data_spec.shape), data_spec.key
+    if image_size:
+        shape = (image_size, image_size, shape[-1])
+        check_shape(shape)
+
+    def real_view(x, rng=None):
+        """The networks' view of real data: [-1, 1] (dequantised with rng), cropped, resized."""
+        x = data_scaling.real_inputs(x, data_spec, rng, dequantize and rng is not None)
+        if image_size:
+            x = data_scaling.center_crop_resize(x, center_crop, image_size)
+        return x
+
     reference = vbn_reference_size if gen_norm == 'virtual' else 0
     gen = players.Player(
         Generator(shape, gen_width, gen_norm, gen_hidden, kernel, reference, mlp_depth),
@@ -88,7 +104,7 @@ def make(
     def init(rng, batch):
         gen_rng, disc_rng, z_rng = jax.random.split(rng, 3)
         z = players.latents(z_rng, batch[key].shape[0], latent_dim)
-        real = data_scaling.real_inputs(batch[key], data_spec, None, dequantize=False)
+        real = real_view(batch[key])
         return {
             'gen': players.init_player(gen, gen_rng, z),
             'disc': players.init_player(disc, disc_rng, real),
@@ -96,7 +112,7 @@ def make(
 
     def loss(params, batch, rng):
         noise_rng, z_rng, real_rng, fake_rng = jax.random.split(rng, 4)
-        real = data_scaling.real_inputs(batch[key], data_spec, noise_rng, dequantize)
+        real = real_view(batch[key], noise_rng)
         z = players.latents(z_rng, real.shape[0], latent_dim)
         fake, gen_stats = players.apply_player(gen, params['gen'], z, True)
         # Real and fake batches go through D separately (DCGAN): batch norm never mixes them.
@@ -142,5 +158,7 @@ def make(
         return players.apply_player(disc, params['disc'], x, False)[0][1][:, 0]
 
     net = sample_quality.resolve_feature_net(data_spec, feature_net, inception_weights)
-    evaluation = sample_quality.make_evaluation(data_spec, generate, real_logit, net, score_splits)
+    evaluation = sample_quality.make_evaluation(
+        data_spec, real_view, generate, real_logit, net, score_splits
+    )
     return Family(init=init, loss=loss, sample=sample, evaluation=evaluation)

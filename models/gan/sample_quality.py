@@ -53,12 +53,14 @@ def resolve_feature_net(data_spec, feature_net: str, inception_weights: str) -> 
 
 def make_evaluation(
     data_spec,
+    real_view: Callable[[jax.Array], jax.Array],
     generate: Callable[[dict, jax.Array, int], jax.Array],
     real_logit: Callable[[dict, jax.Array], jax.Array],
     net: FeatureNet | None,
     splits: int = 1,
 ) -> Evaluation:
-    """`generate(params, rng, num)` -> generator output in [-1, 1] (or points);
+    """`real_view(x)` -> real data as the networks see it ([-1, 1], cropped and resized);
+    `generate(params, rng, num)` -> generator output in [-1, 1] (or points);
     `real_logit(params, x)` -> the discriminator's real-vs-fake logit [N] in evaluation mode."""
 
     def outputs(params, batch, rng):
@@ -68,7 +70,7 @@ def make_evaluation(
             # What a user sees: samples rounded to the data's levels, like the real images.
             levels = data_scaling.to_levels(fake, data_spec.num_levels)
             fake = data_scaling.to_signed(levels, data_spec.num_levels)
-        real = data_scaling.real_inputs(x, data_spec, None, dequantize=False)
+        real = real_view(x)
         rows = {
             'disc_real': jax.nn.sigmoid(real_logit(params, real)),
             'disc_fake': jax.nn.sigmoid(real_logit(params, fake)),

@@ -12,7 +12,8 @@ minimises feature matching on the discriminator's last hidden layer.
 
 The labelled examples are `labels_per_class` per class of the training split, chosen by a fixed
 seed; every step draws a labelled batch from them (with replacement) next to the unlabelled batch
-that the loader provides (all training examples, labels ignored). `unsupervised=False` trains the
+that the loader provides (all training examples, labels ignored). `labels_per_class=0` uses every
+label: the loader's batch is then also the labelled batch. `unsupervised=False` trains the
 same classifier on the labelled examples alone: the baseline the GAN must beat.
 """
 
@@ -25,7 +26,7 @@ import optax
 
 from models.core.family import STATE_UPDATES_KEY, Evaluation, Family
 from models.data import open_split
-from models.gan import data_scaling, losses, players, techniques
+from models.gan import data_scaling, losses, players, sample_quality, techniques
 from models.gan.networks import NORMS, Discriminator, Generator, check_shape
 
 
@@ -83,14 +84,31 @@ def make(
     disc_global_pool: bool = False,
     disc_dropout: float = 0.0,
     disc_input_dropout: float = 0.0,
+    minibatch_kernels: int = 0,
+    minibatch_dim: int = 5,
+    gen_loss: str = 'feature_matching',
     dequantize: bool = True,
+    feature_net: str = 'none',
+    inception_weights: str = '',
+    score_splits: int = 1,
 ) -> Family:
+    """gen_loss: 'feature_matching' (the semi-supervised results) or 'non_saturating'
+    (-log D(G(z)) with D = Z / (Z + 1), the Inception-score model with minibatch features).
+    feature_net / inception_weights / score_splits: also score samples (sample_quality.py)."""
+    losses.check_choice('gen_loss', gen_loss, ('feature_matching', 'non_saturating'))
     losses.check_choice('gen_norm', gen_norm, NORMS)
-    if labels_per_class < 1 or labelled_batch < 1:
-        raise ValueError('labels_per_class and labelled_batch must be positive')
+    if labels_per_class < 0 or labelled_batch < 1:
+        raise ValueError('labels_per_class must be >= 0 (0: all) and labelled_batch positive')
     check_shape(tuple(data_spec.shape))
-    images, labels = load_labelled(data_spec, labels_per_class, label_seed, label_split, data_dir)
-    labelled_images, labelled_labels = jnp.asarray(images), jnp.asarray(labels)
+    all_labels = labels_per_class == 0
+    if all_labels:
+        if data_spec.num_classes is None:
+            raise ValueError(f'dataset {data_spec.name!r} has no labels for the K+1 classifier')
+    else:
+        images, labels = load_labelled(
+            data_spec, labels_per_class, label_seed, label_split, data_dir
+        )
+        labelled_images, labelled_labels = jnp.asarray(images), jnp.asarray(labels)
     num_classes, key = int(data_spec.num_classes), data_spec.key
     reference = 64 if gen_norm == 'virtual' else 0
     gen = players.Player(
@@ -110,6 +128,8 @@ def make(
             global_pool=disc_global_pool,
             dropout=disc_dropout,
             input_dropout=disc_input_dropout,
+            minibatch_kernels=minibatch_kernels,
+            minibatch_dim=minibatch_dim,
         )
     )
 
@@ -125,8 +145,14 @@ def make(
     def loss(params, batch, rng):
         rngs = jax.random.split(rng, 7)
         real = data_scaling.real_inputs(batch[key], data_spec, rngs[0], dequantize)
-        pick = jax.random.randint(rngs[1], (labelled_batch,), 0, labelled_labels.shape[0])
-        labelled = data_scaling.real_inputs(labelled_images[pick], data_spec, rngs[2], dequantize)
+        if all_labels:  # every training example is labelled: the loader's batch is the batch
+            labelled, targets = real, batch['label']
+        else:
+            pick = jax.random.randint(rngs[1], (labelled_batch,), 0, labelled_labels.shape[0])
+            labelled = data_scaling.real_inputs(
+                labelled_images[pick], data_spec, rngs[2], dequantize
+            )
+            targets = labelled_labels[pick]
         z = players.latents(rngs[3], real.shape[0], latent_dim)
         fake, gen_stats = players.apply_player(gen, params['gen'], z, True)
         (_, labelled_logits), _ = players.apply_player(
@@ -138,11 +164,15 @@ def make(
         (fake_features, fake_logits), _ = players.apply_player(
             disc, params['disc'], fake, True, rngs[6]
         )
-        supervised = supervised_loss(labelled_logits, labelled_labels[pick])
+        supervised = supervised_loss(labelled_logits, targets)
         unsup = unsupervised_loss(real_logits, fake_logits)
         disc_loss = supervised + (unsupervised_weight * unsup if unsupervised else 0.0)
-        gen_loss = techniques.feature_matching(real_features, fake_features)
-        correct = jnp.argmax(labelled_logits, -1) == labelled_labels[pick]
+        if gen_loss == 'feature_matching':
+            gen_objective = techniques.feature_matching(real_features, fake_features)
+        else:
+            fake_lse = jax.nn.logsumexp(fake_logits, axis=-1)  # log Z = logit of D
+            gen_objective = losses.non_saturating_generator_loss(fake_lse)
+        correct = jnp.argmax(labelled_logits, -1) == targets
         metrics = {
             'disc/supervised': supervised,
             'disc/unsupervised': unsup,
@@ -152,22 +182,43 @@ def make(
         }
         if gen_stats:
             metrics[STATE_UPDATES_KEY] = {'gen': players.merged_state(params['gen'], gen_stats)}
-        return {'disc': disc_loss, 'gen': gen_loss}, metrics
+        return {'disc': disc_loss, 'gen': gen_objective}, metrics
+
+    def generate(params, rng, num):
+        z = players.latents(rng, num, latent_dim)
+        return players.apply_player(gen, params['gen'], z, False)[0]
 
     def sample(params, rng, num):
-        z = players.latents(rng, num, latent_dim)
-        return data_scaling.to_data(
-            players.apply_player(gen, params['gen'], z, False)[0], data_spec
+        return data_scaling.to_data(generate(params, rng, num), data_spec)
+
+    def real_view(x):
+        return data_scaling.real_inputs(x, data_spec, None, dequantize=False)
+
+    def class_logits(params, x):
+        return players.apply_player(disc, params['disc'], x, False)[0][1]
+
+    def real_logit(params, x):
+        return jax.nn.logsumexp(class_logits(params, x), axis=-1)
+
+    net = sample_quality.resolve_feature_net(data_spec, feature_net, inception_weights)
+    quality = None
+    if net is not None:
+        quality = sample_quality.make_evaluation(
+            data_spec, real_view, generate, real_logit, net, score_splits
         )
 
     def outputs(params, batch, rng):
-        del rng
-        x = data_scaling.real_inputs(batch[key], data_spec, None, dequantize=False)
-        logits = players.apply_player(disc, params['disc'], x, False)[0][1]
-        return {'correct': (jnp.argmax(logits, -1) == batch['label']).astype(jnp.float32)}
+        logits = class_logits(params, real_view(batch[key]))
+        rows = {'correct': (jnp.argmax(logits, -1) == batch['label']).astype(jnp.float32)}
+        if quality is not None:
+            rows.update(quality.outputs(params, batch, rng))
+        return rows
 
     def summarize(rows):
         wrong = float(np.sum(1.0 - rows['correct']))
-        return {'test/error': wrong / len(rows['correct']), 'test/errors': wrong}
+        result = {'test/error': wrong / len(rows['correct']), 'test/errors': wrong}
+        if quality is not None:
+            result.update(quality.summarize(rows))
+        return result
 
     return Family(init, loss, sample, evaluation=Evaluation(outputs, summarize))
