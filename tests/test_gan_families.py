@@ -9,7 +9,7 @@ import pytest
 
 from models.core.step import make_init, make_train_step
 from models.data import DatasetSpec, open_split, synthetic2d
-from models.gan import dcgan, infogan, semi_supervised
+from models.gan import data_scaling, dcgan, infogan, semi_supervised
 
 
 def test_k_plus_one_losses_match_the_formulas():
@@ -138,3 +138,27 @@ def test_gan_with_the_techniques_covers_all_eight_modes():
     counts = np.bincount(distance.argmin(axis=1)[near], minlength=8)
     assert near.mean() > 0.7, near.mean()
     assert counts.min() > 0.03 * len(samples), counts  # each mode: at least 3% (uniform: 12.5%)
+
+
+def test_centre_crop_resize_takes_the_middle_square():
+    x = jnp.arange(2 * 6 * 4 * 1, dtype=jnp.float32).reshape(2, 6, 4, 1)
+    same = data_scaling.center_crop_resize(x, 4, 4)
+    np.testing.assert_array_equal(same, x[:, 1:5])
+    small = data_scaling.center_crop_resize(x, 4, 2)
+    assert small.shape == (2, 2, 2, 1)
+    # Resizing averages the crop (here a linear ramp, so the mean is kept), not the full image.
+    np.testing.assert_allclose(small.mean(), x[:, 1:5].mean(), rtol=1e-5)
+    with pytest.raises(ValueError, match='does not fit'):
+        data_scaling.center_crop_resize(x, 5, 2)
+    spec = DatasetSpec('faces', (12, 10, 3), 'image', 256, None, {})
+    family = dcgan.make(
+        spec,
+        image_size=8,
+        center_crop=8,
+        gen_width=4,
+        disc_width=4,
+        latent_dim=4,
+        feature_net='none',
+    )
+    params = family.init(jax.random.PRNGKey(0), {'image': jnp.zeros((2, 12, 10, 3), jnp.int32)})
+    assert family.sample(params, jax.random.PRNGKey(1), 3).shape == (3, 8, 8, 3)

@@ -23,7 +23,6 @@ def get_config(arg=None):
     c.data.eval_split = 'validation'
     c.expected = {'source': 'qualitative samples only in the paper (no number)'}
     if arg == 'smoke':
-        dcgan_cifar10._tiny(c, 'image_patches32')
-        c.data.eval_split = 'test'
-        c.model_kw.update({'image_size': 16, 'center_crop': 24})
+        # The DCGAN smoke program (one compilation); the crop is tested in test_gan_families.
+        c = dcgan_cifar10.get_config('smoke')
     return c

@@ -9,8 +9,8 @@ Command:
         --workdir runs/dcgan_digits
 Hardware: 2 CPU cores, a few minutes.
 Expected: no paper number (the paper has no 8x8 digits). Measured here (3,000 steps): digits-IS
-7.71 and digits-FID 53.9 of the samples against the test digits. Real test digits score digits-IS 9.53 and digits-FID 18.9 against the training
-digits; uniform noise scores 4.2 and 774.
+7.71 and digits-FID 53.9 of the samples against the test digits. Real test digits score
+digits-IS 9.53 and digits-FID 18.9 against the training digits; uniform noise 4.2 and 774.
 """
 
 from models.core.config import defaults, optimizer, smoke

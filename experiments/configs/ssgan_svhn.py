@@ -20,5 +20,5 @@ def get_config(arg=None):
     c.train.steps = 300_000
     c.expected = {'test/error': 0.0811}
     if arg == 'smoke':
-        ssgan_cifar10.tiny(c)
+        c = ssgan_cifar10.get_config('smoke')  # the same program as the other smoke variants
     return c
