@@ -128,7 +128,7 @@ def test_gan_with_the_techniques_covers_all_eight_modes():
     rng = np.random.default_rng(0)
     opts = {'disc': optax.adam(1e-3, b1=0.5), 'gen': optax.adam(1e-3, b1=0.5)}
     state, step = _step(family, {'x': jnp.asarray(data[:128])}, opts)
-    for _ in range(600):
+    for _ in range(400):
         state, _ = step(state, {'x': jnp.asarray(data[rng.integers(0, len(data), 128)])})
     samples = np.asarray(family.sample(state['params'], jax.random.PRNGKey(1), 2000))
     angles = np.arange(8) * np.pi / 4
