@@ -12,6 +12,11 @@ Non-trainable variables (batch-norm running statistics, historical averages) liv
 parameter dict under the reserved key `'state'`. The step never differentiates or optimises that
 subtree; a loss that updates it returns the new values in its metrics under the reserved key
 `'state_updates'` as `{player: new_state_subtree}`, and the step writes them back.
+
+Families without a likelihood (GANs) report their test metrics through an optional `Evaluation`:
+per-example outputs computed on device for every test batch, gathered on the host (padding rows
+dropped) and reduced there to named metrics, so split-wise scores (Inception score), moment
+matching (FID) or a best code-to-label matching fit the same loop as a summed likelihood.
 """
 
 from __future__ import annotations
@@ -26,6 +31,19 @@ STATE_KEY = 'state'
 STATE_UPDATES_KEY = 'state_updates'
 
 
+class Evaluation(NamedTuple):
+    """Test metrics of a family beyond (or instead of) the likelihood.
+
+    outputs:   (params, batch, rng) -> dict[str, [B, ...] array], one row per test example (it may
+               draw model samples with `rng`, one per row, so their number is the test-set size).
+    summarize: (dict[str, np.ndarray [N, ...]] over the whole test split) -> dict[str, float],
+               run on the host; the trainer logs the result under the keys it returns.
+    """
+
+    outputs: Callable[..., dict[str, Any]]
+    summarize: Callable[[dict[str, Any]], dict[str, float]]
+
+
 class Family(NamedTuple):
     """Pure functions over explicit parameter pytrees.
 
@@ -35,12 +53,14 @@ class Family(NamedTuple):
     sample:   (params, rng, num) -> samples in data space (uint8-valued levels for discrete data).
     log_prob: (params, batch) -> [B] exact (or bound on the) log-likelihood in nats of the discrete
               data, with the dequantisation term accounted for. None for models without one (GANs).
+    evaluation: optional `Evaluation` of test metrics the likelihood does not cover.
     """
 
     init: Callable[..., dict[str, PyTree]]
     loss: Callable[..., tuple[dict[str, Any], dict[str, Any]]]
     sample: Callable[..., Any]
     log_prob: Callable[..., Any] | None = None
+    evaluation: Evaluation | None = None
 
 
 def load_family_module(path: str):

@@ -117,6 +117,9 @@ class Trainer:
         self._eval_step = None
         if self.family.log_prob is not None:
             self._eval_step = jax.jit(make_eval_step(self.family), out_shardings=self.replicated)
+        self._eval_outputs = None
+        if self.family.evaluation is not None:
+            self._eval_outputs = jax.jit(self.family.evaluation.outputs)
         # Samples are split over the devices like a batch: each device draws its share.
         self._sample = jax.jit(
             self.family.sample, static_argnums=2, out_shardings=mesh_lib.data_sharded(self.mesh)
@@ -197,10 +200,13 @@ class Trainer:
     # -- evaluation ------------------------------------------------------------------------------
 
     def evaluate(self, state) -> dict[str, float]:
-        if self._eval_step is None:
+        """The test split's likelihood (families with `log_prob`) and the family's own metrics."""
+        if self._eval_step is None and self._eval_outputs is None:
             return {}
         params = eval_params(state, self.config.eval.use_ema)
         totals = None
+        outputs: list[dict[str, np.ndarray]] = []
+        eval_rng = jax.random.PRNGKey(self.config.train.seed + 2)
         batches = eval_batches(
             self.eval_source,
             self.config.eval.batch_size,
@@ -212,9 +218,22 @@ class Trainer:
                 break
             batch = mesh_lib.global_batch({**local, '__mask__': mask}, self.mesh)
             mask_global = batch.pop('__mask__')
-            out = self._eval_step(params, batch, mask_global)
-            totals = out if totals is None else jax.tree.map(lambda a, b: a + b, totals, out)
-        totals = mesh_lib.to_host(totals)
+            if self._eval_step is not None:
+                out = self._eval_step(params, batch, mask_global)
+                totals = out if totals is None else jax.tree.map(lambda a, b: a + b, totals, out)
+            if self._eval_outputs is not None:
+                rows = self._eval_outputs(params, batch, jax.random.fold_in(eval_rng, i))
+                rows, real = mesh_lib.to_host((rows, mask_global))
+                outputs.append({k: v[real > 0] for k, v in rows.items()})
+        result = {}
+        if totals is not None:
+            result.update(self._likelihood(mesh_lib.to_host(totals)))
+        if outputs:
+            gathered = {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}
+            result.update(self.family.evaluation.summarize(gathered))
+        return result
+
+    def _likelihood(self, totals) -> dict[str, float]:
         count = float(totals['count'])
         nll = -float(totals['log_prob_sum']) / count
         result = {'test/nll': nll, 'test/count': count}

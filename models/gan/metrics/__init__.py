@@ -1,0 +1,1 @@
+"""Sample-quality and representation metrics for GANs, computed from any feature network."""
