@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from models.gan.techniques import MinibatchDiscrimination, VirtualBatchNorm
+from models.layers.conv_transpose import ConvTranspose
 
 NORMS = ('batch', 'virtual', 'none')
 LEAK = 0.2
@@ -83,9 +84,9 @@ class Generator(nn.Module):
         h = nn.relu(norm(h)).reshape(z.shape[0], height >> ups, width >> ups, features)
         for _ in range(ups - 1):
             features //= 2
-            h = nn.ConvTranspose(features, (self.kernel,) * 2, (2, 2), padding='SAME')(h)
+            h = ConvTranspose(features, (self.kernel,) * 2, (2, 2), padding='SAME')(h)
             h = nn.relu(norm(h))
-        h = nn.ConvTranspose(channels, (self.kernel,) * 2, (2, 2), padding='SAME')(h)
+        h = ConvTranspose(channels, (self.kernel,) * 2, (2, 2), padding='SAME')(h)
         return jnp.tanh(h)  # [N, H, W, C]
 
 
