@@ -88,15 +88,16 @@ class Chain(Bijector):
         total = jnp.zeros(x.shape[0], x.dtype)
         new_state = {}
         for i, layer in enumerate(self.layers):
+            # A flow without any state stores none (empty dicts are not kept as leaves).
             x, logdet, new_state[_key(i)] = layer.forward(
-                params[_key(i)], state[_key(i)], x, ctx.fold(i)
+                params[_key(i)], state.get(_key(i), {}), x, ctx.fold(i)
             )
             total = total + logdet
         return x, total, new_state
 
     def inverse(self, params, state, y, ctx=EVAL):
         for i in reversed(range(len(self.layers))):
-            y = self.layers[i].inverse(params[_key(i)], state[_key(i)], y, ctx.fold(i))
+            y = self.layers[i].inverse(params[_key(i)], state.get(_key(i), {}), y, ctx.fold(i))
         return y
 
     def output_shape(self, shape):

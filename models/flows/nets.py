@@ -149,6 +149,7 @@ class GatedAttnNet(nn.Module):
     heads: int = 4
     dropout: float = 0.2
     attention: bool = True
+    zero_out: bool = True  # False for a feature extractor (Flow++'s dequantiser's view of x)
 
     @nn.compact
     def __call__(self, x, cond=None, deterministic=True):
@@ -158,7 +159,9 @@ class GatedAttnNet(nn.Module):
             if self.attention:
                 branch = GatedAttention(self.features, self.heads, self.dropout)
                 h = nn.LayerNorm()(h + branch(h, deterministic))
-        return zero_conv(self.out_features)(h)
+        if self.zero_out:
+            return zero_conv(self.out_features)(h)
+        return WNConv(self.out_features)(h)
 
 
 class MLP(nn.Module):

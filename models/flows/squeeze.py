@@ -104,3 +104,27 @@ class FactorOut(Bijector):
         if tuple(out) != tuple(half):
             raise ValueError(f'FactorOut: the inner flow maps {half} to {out}, not to itself')
         return tuple(shape)
+
+
+class Flatten(Bijector):
+    """[...] -> [D]: NICE treats an image as a vector."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = tuple(shape)
+
+    def forward(self, params, state, x, ctx=EVAL):
+        return x.reshape(x.shape[0], -1), _zero(x), state
+
+    def inverse(self, params, state, y, ctx=EVAL):
+        return y.reshape(y.shape[0], *self.shape)
+
+    def output_shape(self, shape):
+        n = 1
+        for s in shape:
+            n *= s
+        return (n,)
+
+    def check(self, shape):
+        if tuple(shape) != self.shape:
+            raise ValueError(f'Flatten was built for shape {self.shape}, got {tuple(shape)}')
+        return self.output_shape(shape)
