@@ -19,37 +19,8 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
-
-def _time_interleaved(fns: dict, states: dict, batch, iters: int, repeats: int) -> dict:
-    """Best seconds per step of each variant, measured in turns so machine drift hits all alike.
-
-    Each state is threaded through its own step, so buffer donation is real.
-    """
-    import jax
-
-    # Fake CPU devices share the host's cores: with many steps queued, XLA's collective
-    # rendezvous times out. Wait for each step there, for every variant alike.
-    sync_each_step = jax.device_count() > 1 and jax.default_backend() == 'cpu'
-    for name, fn in fns.items():
-        for _ in range(3):
-            states[name] = fn(states[name], batch)
-        jax.block_until_ready(states[name])
-    samples = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            state = states[name]
-            start = time.perf_counter()
-            for _ in range(iters):
-                state = fn(state, batch)
-                if sync_each_step:
-                    jax.block_until_ready(state)
-            jax.block_until_ready(state)
-            samples[name].append((time.perf_counter() - start) / iters)
-            states[name] = state
-    # The minimum: on a shared machine noise only ever adds time.
-    return {name: min(v) for name, v in samples.items()}
+from experiments.benchmarks.harness import time_interleaved
 
 
 def measure(batch_size: int, iters: int, repeats: int) -> dict[str, float]:
@@ -106,7 +77,7 @@ def measure(batch_size: int, iters: int, repeats: int) -> dict[str, float]:
         states[name] = jax.device_put(state, rep)
         bare_step = make_bare(with_ema)
         fns[name] = lambda s, b, f=bare_step: f(s, b)[0]
-    return _time_interleaved(fns, states, batch, iters, repeats)
+    return time_interleaved(fns, states, batch, iters, repeats)
 
 
 def child(args) -> None:
