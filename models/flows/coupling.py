@@ -117,26 +117,31 @@ class Coupling(Bijector):
     # -- the bijector ----------------------------------------------------------------------------
 
     def init(self, rng, x, ctx=EVAL):
-        kept, changed, _ = self._net_input(x)
+        kept, changed, m = self._net_input(x)
         c, out = self._out_channels(x)
-        net_params = self.make_net(out).init({'params': rng, 'dropout': rng}, kept, ctx.cond, True)[
-            'params'
-        ]
-        params = {'net': net_params}
+        # init_with_output: the network runs once on the init batch, both for its data-dependent
+        # init and for this layer's output (which initialises the next layer).
+        h, variables = self.make_net(out).init_with_output(
+            {'params': rng, 'dropout': rng}, kept, ctx.cond, True
+        )
+        params = {'net': variables['params']}
         if self.transform.has_scale:
             params['rescale'] = jnp.ones(c)
-        y, _, state = self.forward(params, {}, x, ctx._replace(train=False))
-        return params, state, y
+        h = h.reshape(*changed.shape, self.transform.num_params)
+        return params, {}, self._apply(params, x, kept, changed, m, h)[0]
 
     def forward(self, params, state, x, ctx=EVAL):
         kept, changed, m = self._net_input(x)
-        h = self._h(params, kept, changed, ctx)
+        y, logdet = self._apply(params, x, kept, changed, m, self._h(params, kept, changed, ctx))
+        return y, logdet, state
+
+    def _apply(self, params, x, kept, changed, m, h):
         y, logdet = self.transform.forward(changed, h, params.get('rescale'))
         if m is None:
-            return self._merge(kept, y), sum_except_batch(logdet), state
+            return self._merge(kept, y), sum_except_batch(logdet)
         # where(), not a product with the mask: a kept position's discarded value may be inf.
         keep = m > 0
-        return jnp.where(keep, x, y), sum_except_batch(jnp.where(keep, 0.0, logdet)), state
+        return jnp.where(keep, x, y), sum_except_batch(jnp.where(keep, 0.0, logdet))
 
     def inverse(self, params, state, y, ctx=EVAL):
         kept, changed, m = self._net_input(y)

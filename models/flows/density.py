@@ -86,7 +86,8 @@ def make_flow_family(
         model, state = split(params)
         if not discrete:
             z, logdet, flow_state = flow.forward(model['flow'], state['flow'], x, ctx)
-            return prior_log_prob(z) + logdet, jnp.zeros(x.shape[0]), {'flow': flow_state}
+            new_state = {'flow': flow_state, 'dequant': state['dequant']}
+            return prior_log_prob(z) + logdet, jnp.zeros(x.shape[0]), new_state
         u, log_q, deq_state = dequantizer.sample(
             model.get('dequant', {}), state['dequant'], rng, x, levels, ctx.fold(0)
         )
