@@ -113,10 +113,12 @@ def make_flow_family(
             model[STATE_KEY] = state
         return {'model': model}
 
-    def log_prob(params, batch):
+    def log_prob(params, batch, rng=None):
+        """[B] nats of the discrete data (a one-sample estimate of the dequantisation bound; its
+        mean over `rng` is the bound), or the exact log-density for continuous data."""
         x = batch[key]
         check_input(x)
-        rng = jax.random.PRNGKey(EVAL_NOISE_SEED)
+        rng = jax.random.PRNGKey(EVAL_NOISE_SEED) if rng is None else rng
         return log_likelihood(params, x, rng, Ctx())[0]
 
     def loss(params, batch, rng):

@@ -58,6 +58,54 @@ def main_flow(stages, components: int, make_net) -> Bijector:
     return Chain(layers + [Unsqueeze() for _ in range(squeezes)])
 
 
+def build(
+    data_spec,
+    stages=CIFAR_STAGES,
+    features: int = 96,
+    blocks: int = 10,
+    heads: int = 4,
+    components: int = 32,
+    dropout: float = 0.2,
+    attention: bool = True,
+    dequant_steps: int = 4,
+    dequant_features: int = 96,
+    dequant_blocks: int = 2,
+    dequant_components: int = 32,
+    logit_alpha: float = 0.05,
+    couplings: int = 6,
+) -> tuple[Bijector, Variational | None]:
+    """(the main flow, the variational dequantiser or None for continuous data)."""
+    if features % heads:
+        raise ValueError(f'flowpp: features ({features}) must be divisible by heads ({heads})')
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f'flowpp: dropout must be in [0, 1), got {dropout}')
+    if len(data_spec.shape) == 1:
+        make_net = functools.partial(
+            nets.MLP, features=features, layers=max(blocks, 1), dropout=dropout
+        )
+        return Chain(steps('alternate', couplings, components, make_net)), None
+
+    def attn_net(features, blocks, **kw):
+        return functools.partial(
+            nets.GatedAttnNet,
+            features=features,
+            blocks=blocks,
+            heads=heads,
+            dropout=dropout,
+            attention=attention,
+            **kw,
+        )
+
+    flow = main_flow(stages, components, attn_net(features, blocks))
+    if data_spec.num_levels is None:
+        return flow, None
+    embed = attn_net(dequant_features, dequant_blocks, zero_out=False)(dequant_features)
+    # Checkerboard only: it works for any channel count (CIFAR has 3).
+    dequant_net = attn_net(dequant_features, dequant_blocks)
+    q_flow = Chain(steps('checkerboard', dequant_steps, dequant_components, dequant_net))
+    return Chain([Logit(logit_alpha), flow]), Variational(q_flow, embed)
+
+
 def make(
     data_spec,
     stages=CIFAR_STAGES,
@@ -76,47 +124,22 @@ def make(
     temperature: float = 1.0,
 ) -> Family:
     """couplings: the number of steps for vector data (the 2-D densities), which use MLPs."""
-    if features % heads:
-        raise ValueError(f'flowpp: features ({features}) must be divisible by heads ({heads})')
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f'flowpp: dropout must be in [0, 1), got {dropout}')
-    if len(data_spec.shape) == 1:
-        make_net = functools.partial(nets.MLP, features=features, layers=max(blocks, 1))
-        flow = Chain(steps('alternate', couplings, components, make_net))
-        return make_flow_family(data_spec, flow, name='flows.flowpp', temperature=temperature)
-
-    make_net = functools.partial(
-        nets.GatedAttnNet,
-        features=features,
-        blocks=blocks,
-        heads=heads,
-        dropout=dropout,
-        attention=attention,
+    flow, dequantizer = build(
+        data_spec,
+        stages,
+        features,
+        blocks,
+        heads,
+        components,
+        dropout,
+        attention,
+        dequant_steps,
+        dequant_features,
+        dequant_blocks,
+        dequant_components,
+        logit_alpha,
+        couplings,
     )
-    flow = main_flow(stages, components, make_net)
-    dequantizer = None
-    if data_spec.num_levels is not None:
-        flow = Chain([Logit(logit_alpha), flow])
-        dequant_net = functools.partial(
-            nets.GatedAttnNet,
-            features=dequant_features,
-            blocks=dequant_blocks,
-            heads=heads,
-            dropout=dropout,
-            attention=attention,
-        )
-        embed = nets.GatedAttnNet(
-            dequant_features,
-            features=dequant_features,
-            blocks=dequant_blocks,
-            heads=heads,
-            dropout=dropout,
-            attention=attention,
-            zero_out=False,
-        )
-        # Checkerboard only: it works for any channel count (CIFAR has 3).
-        q_flow = Chain(steps('checkerboard', dequant_steps, dequant_components, dequant_net))
-        dequantizer = Variational(q_flow, embed)
     return make_flow_family(
         data_spec, flow, name='flows.flowpp', dequantizer=dequantizer, temperature=temperature
     )

@@ -20,6 +20,15 @@ from models.flows.density import make_flow_family
 from models.flows.squeeze import Flatten
 
 
+def build(data_spec, couplings: int = 4, features: int = 1000, layers: int = 5) -> Chain:
+    if couplings < 1 or layers < 1 or features < 1:
+        raise ValueError('nice: couplings, layers and features must be >= 1')
+    make_net = functools.partial(nets.MLP, features=features, layers=layers)
+    steps = [Coupling('alternate', i % 2, Additive(), make_net) for i in range(couplings)]
+    flat = [Flatten(data_spec.shape)] if len(data_spec.shape) > 1 else []
+    return Chain([*flat, *steps, ActNorm()])
+
+
 def make(
     data_spec,
     couplings: int = 4,
@@ -28,12 +37,7 @@ def make(
     prior: str = 'logistic',
     temperature: float = 1.0,
 ) -> Family:
-    if couplings < 1 or layers < 1 or features < 1:
-        raise ValueError('nice: couplings, layers and features must be >= 1')
-    make_net = functools.partial(nets.MLP, features=features, layers=layers)
-    steps = [Coupling('alternate', i % 2, Additive(), make_net) for i in range(couplings)]
-    flat = [Flatten(data_spec.shape)] if len(data_spec.shape) > 1 else []
-    flow = Chain([*flat, *steps, ActNorm()])
+    flow = build(data_spec, couplings, features, layers)
     return make_flow_family(
         data_spec, flow, name='flows.nice', prior=prior, temperature=temperature
     )

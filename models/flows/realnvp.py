@@ -59,6 +59,38 @@ def multiscale(scales: int, make_net, norm: str) -> Bijector:
     )
 
 
+def build(
+    data_spec,
+    scales: int = 2,
+    features: int = 64,
+    blocks: int = 8,
+    norm: str = 'batchnorm',
+    logit_alpha: float = 0.05,
+    couplings: int = 6,
+) -> Bijector:
+    """The flow from data space (levels / K for images) to the latent."""
+    if norm not in NORMS:
+        raise ValueError(f'realnvp: norm {norm!r}; valid: {list(NORMS)}')
+    if scales < 1 or blocks < 0 or features < 1:
+        raise ValueError('realnvp: scales and features must be >= 1, blocks >= 0')
+    if len(data_spec.shape) == 1:
+        make_net = functools.partial(nets.MLP, features=features, layers=max(blocks, 1))
+        return Chain(_couplings('alternate', couplings, make_net, norm))
+    h, w = data_spec.shape[:2]
+    squeezes = scales - 1
+    if h % 2**squeezes or w % 2**squeezes or min(h, w) < 2 ** (squeezes + 1):
+        raise ValueError(
+            f'realnvp: scales={scales} squeezes {squeezes} times, so the image size {(h, w)} must '
+            f'be divisible by 2 ** {squeezes} and leave at least 2x2 for the last scale; use '
+            'fewer scales'
+        )
+    make_net = functools.partial(nets.ResNet, features=features, blocks=blocks)
+    flow = multiscale(scales, make_net, norm)
+    if data_spec.num_levels is not None:
+        flow = Chain([Logit(logit_alpha), flow])
+    return flow
+
+
 def make(
     data_spec,
     scales: int = 2,
@@ -70,16 +102,5 @@ def make(
     temperature: float = 1.0,
 ) -> Family:
     """scales: levels of the multi-scale architecture (images); couplings: for vector data."""
-    if norm not in NORMS:
-        raise ValueError(f'realnvp: norm {norm!r}; valid: {list(NORMS)}')
-    if scales < 1 or blocks < 0 or features < 1:
-        raise ValueError('realnvp: scales and features must be >= 1, blocks >= 0')
-    if len(data_spec.shape) == 1:
-        make_net = functools.partial(nets.MLP, features=features, layers=max(blocks, 1))
-        flow = Chain(_couplings('alternate', couplings, make_net, norm))
-    else:
-        make_net = functools.partial(nets.ResNet, features=features, blocks=blocks)
-        flow = multiscale(scales, make_net, norm)
-        if data_spec.num_levels is not None:
-            flow = Chain([Logit(logit_alpha), flow])
+    flow = build(data_spec, scales, features, blocks, norm, logit_alpha, couplings)
     return make_flow_family(data_spec, flow, name='flows.realnvp', temperature=temperature)
