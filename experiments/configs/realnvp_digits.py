@@ -17,15 +17,17 @@ from models.core.config import defaults, optimizer, smoke
 def get_config(arg=None):
     c = defaults()
     c.model = 'flows.realnvp'
-    c.model_kw = {'scales': 2, 'features': 32, 'blocks': 2, 'norm': 'actnorm'}
+    c.model_kw = {'scales': 2, 'features': 16, 'blocks': 1, 'norm': 'actnorm'}
     c.data.name = 'digits8x8'
-    c.train.steps = 3000
+    c.train.steps = 1000
     c.train.batch_size = 64
     c.train.log_every = 100
     c.train.eval_every = 1000
     c.train.sample_every = 1000
     c.train.checkpoint_every = 1000
-    c.optim.model = optimizer(lr=2e-3, schedule='cosine', warmup_steps=100, ema_decay=0.99)
+    c.optim.model = optimizer(
+        lr=2e-3, schedule='cosine', warmup_steps=100, weight_decay=5e-5, ema_decay=0.99
+    )
     c.eval.batch_size = 360
     c.expected = {'test/bpd': 1.52, 'source': 'measured in this repo (no paper number)'}
     if arg == 'smoke':
