@@ -7,7 +7,8 @@ Command:
         --workdir runs/rnvp_tm
     python -m experiments.density2d runs/rnvp_tm    # the learned density next to the data (PNG)
 Hardware: 2 CPU cores, about a minute.
-Expected: test nll in nats per point, measured in this repo (WORKSPACE.md).
+Expected: test nll 2.40 nats per point, measured in this repo (WORKSPACE.md); the data's entropy
+is about 2.34 nats (arcs of total length 4 pi, noise std 0.2).
 """
 
 from models.core.config import defaults, optimizer, smoke
@@ -27,7 +28,7 @@ def get_config(arg=None):
     c.optim.model = optimizer(lr=2e-3, schedule='cosine', ema_decay=0.99)
     c.eval.batch_size = 1000
     c.eval.num_samples = 2000
-    c.expected = {'test/nll': 1.6, 'source': 'measured in this repo (no paper number)'}
+    c.expected = {'test/nll': 2.40, 'source': 'measured in this repo (no paper number)'}
     if arg == 'smoke':
         c.model_kw = {'couplings': 2, 'features': 8, 'blocks': 1, 'norm': 'actnorm'}
         c.eval.max_batches = 1
