@@ -80,19 +80,22 @@ def test_invertible_and_log_det_matches_jacobian(name):
     # Milder for the mixture CDF: large random scales make it nearly flat, and inverting a flat
     # map amplifies float32 rounding of y beyond 1e-5 whatever the bisection does.
     params, state, x = _perturbed(bijector, shape, kind, 0.1 if 'mixture' in name else 0.3)
-    y, logdet, _ = jax.jit(bijector.forward)(params, state, x)
-    assert logdet.shape == (x.shape[0],)
-    if y.shape == x.shape:
-        assert not np.allclose(y, x), 'the perturbed layer must not be the identity'
-    back = jax.jit(bijector.inverse)(params, state, y)
-    np.testing.assert_allclose(back, x, atol=1e-5, rtol=1e-5)
 
     def flat(xi):
         out, _, _ = bijector.forward(params, state, xi.reshape(1, *shape))
         return out.reshape(-1)
 
-    examples = x[:3].reshape(3, -1)
-    jacobians = jax.jit(jax.vmap(jax.jacfwd(flat)))(examples)  # [3, D, D]
+    @jax.jit
+    def everything(x):  # one compile per case: both directions and three Jacobians
+        y, logdet, _ = bijector.forward(params, state, x)
+        jacobians = jax.vmap(jax.jacfwd(flat))(x[:3].reshape(3, -1))  # [3, D, D]
+        return y, logdet, bijector.inverse(params, state, y), jacobians
+
+    y, logdet, back, jacobians = everything(x)
+    assert logdet.shape == (x.shape[0],)
+    if y.shape == x.shape:
+        assert not np.allclose(y, x), 'the perturbed layer must not be the identity'
+    np.testing.assert_allclose(back, x, atol=1e-5, rtol=1e-5)
     sign, expected = jnp.linalg.slogdet(jacobians)
     assert np.all(sign != 0)
     np.testing.assert_allclose(logdet[:3], expected, atol=2e-3, rtol=1e-4)
