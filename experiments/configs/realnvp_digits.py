@@ -6,7 +6,7 @@ Paper: the architecture of realnvp_cifar10.py, scaled down: 2 scales (8x8x1 -> 4
 64 digits give noisy batch statistics), cosine-decayed Adam, EMA for evaluation.
 Command:
     python -m experiments.run --config experiments/configs/realnvp_digits.py --workdir runs/rnvp_d
-Hardware: 2 CPU cores, a few minutes (WORKSPACE.md has the measured time).
+Hardware: 2 CPU cores; 3.3 minutes on the shared, loaded machine of 2026-11-24.
 Expected: test bits/dim measured in this repo (WORKSPACE.md); the per-pixel baseline scores
 2.435 and the uniform distribution log2(17) = 4.09.
 """
