@@ -13,6 +13,9 @@ FLOWPP_SMOKE_KW = {
     'dequant_steps': 1,
     'dequant_features': 4,
     'dequant_blocks': 1,
+    # Attention is covered by flowpp_digits' smoke and the model tests; without it here the
+    # smoke compiles in about half the time.
+    'attention': False,
 }
 
 
