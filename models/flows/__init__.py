@@ -1,0 +1,1 @@
+"""Normalizing flows with exact likelihoods: NICE, RealNVP and Flow++ on one bijector interface."""

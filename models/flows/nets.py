@@ -1,0 +1,181 @@
+"""Coupling networks: weight-normalised layers with data-dependent init, RealNVP's ResNet, Flow++'s
+gated residual blocks with multi-head self-attention, and an MLP for vector data.
+
+Weight normalisation with data-dependent init (Salimans & Kingma 2016, arXiv:1602.07868): w =
+g v / |v|; on the init batch, g and b are chosen so that each output unit has zero mean and unit
+variance (times `init_scale`). Flax runs this inside `module.init(rng, batch)`, so initialising a
+whole flow on a real batch initialises every layer on the activations it will actually see.
+
+Every network ends in a zero-initialised layer so that each coupling starts as the identity.
+Each takes `(x, cond, deterministic)` and returns `[..., out_features]`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+DDI_EPS = 1e-6
+
+
+def _ddi(module: nn.Module, y0: jax.Array, init_scale: float):
+    """g and b params; on init, from the statistics of the unit-g pre-activations y0."""
+    g_init = b_init = None
+    if module.is_initializing():
+        axes = tuple(range(y0.ndim - 1))
+        g_init = init_scale / (jnp.std(y0, axis=axes) + DDI_EPS)
+        b_init = -jnp.mean(y0, axis=axes) * g_init
+    g = module.param('g', lambda _: g_init)
+    b = module.param('b', lambda _: b_init)
+    return g, b
+
+
+class WNConv(nn.Module):
+    features: int
+    kernel_size: tuple[int, int] = (3, 3)
+    init_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x):
+        shape = (*self.kernel_size, x.shape[-1], self.features)
+        v = self.param('v', nn.initializers.normal(0.05), shape)
+        unit = v * jax.lax.rsqrt(jnp.sum(v * v, axis=(0, 1, 2)))  # [kh, kw, Cin, Cout]
+
+        def conv(w):
+            return jax.lax.conv_general_dilated(
+                x, w, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+            )
+
+        y0 = conv(unit) if self.is_initializing() else None
+        g, b = _ddi(self, y0, self.init_scale)
+        # Scaling the kernel (Cout numbers) rather than the output (B H W Cout numbers).
+        return conv(unit * g) + b
+
+
+class WNDense(nn.Module):
+    features: int
+    init_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x):
+        v = self.param('v', nn.initializers.normal(0.05), (x.shape[-1], self.features))
+        unit = v * jax.lax.rsqrt(jnp.sum(v * v, axis=0))
+        y0 = x @ unit if self.is_initializing() else None
+        g, b = _ddi(self, y0, self.init_scale)
+        return x @ (unit * g) + b
+
+
+def zero_conv(features: int, kernel_size=(3, 3)) -> nn.Conv:
+    return nn.Conv(features, kernel_size, kernel_init=nn.initializers.zeros)
+
+
+def _with_cond(x, cond):
+    return x if cond is None else jnp.concatenate([x, cond.astype(x.dtype)], axis=-1)
+
+
+class ResNet(nn.Module):
+    """RealNVP's coupling network (arXiv:1605.08803, section 4.1): residual blocks of two 3x3
+    convolutions, weight-normalised, ReLU. (The paper also batch-normalises inside the blocks;
+    here data-dependent init plays that role, so the network is a pure function of its input.)"""
+
+    out_features: int
+    features: int = 64
+    blocks: int = 2
+
+    @nn.compact
+    def __call__(self, x, cond=None, deterministic=True):
+        h = WNConv(self.features)(_with_cond(x, cond))
+        for _ in range(self.blocks):
+            r = WNConv(self.features)(nn.relu(h))
+            r = WNConv(self.features)(nn.relu(r))
+            h = h + r
+        return zero_conv(self.out_features)(nn.relu(h))
+
+
+def concat_elu(x):
+    return nn.elu(jnp.concatenate([x, -x], axis=-1))
+
+
+class GatedConv(nn.Module):
+    """Flow++'s gated residual branch: conv, concat-ELU, dropout, conv to 2F, gated linear unit."""
+
+    features: int
+    dropout: float
+
+    @nn.compact
+    def __call__(self, x, deterministic):
+        h = WNConv(self.features)(concat_elu(x))
+        h = nn.Dropout(self.dropout)(concat_elu(h), deterministic=deterministic)
+        h = WNConv(2 * self.features, init_scale=0.1)(h)
+        a, gate = jnp.split(h, 2, axis=-1)
+        return a * jax.nn.sigmoid(gate)
+
+
+class GatedAttention(nn.Module):
+    """Flow++'s multi-head self-attention over all positions, gated, as a residual branch."""
+
+    features: int
+    heads: int
+    dropout: float
+
+    @nn.compact
+    def __call__(self, x, deterministic):
+        b, h, w, c = x.shape
+        n = h * w
+        pos = self.param('pos_emb', nn.initializers.normal(0.01), (h, w, c))
+        qkv = WNDense(3 * self.features)((x + pos).reshape(b, n, c))  # [B, N, 3F]
+        q, k, v = jnp.split(qkv.reshape(b, n, 3, self.heads, -1), 3, axis=2)
+        q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]  # [B, N, heads, F/heads]
+        logits = jnp.einsum('bqhd,bkhd->bhqk', q, k) / math.sqrt(q.shape[-1])
+        attn = nn.Dropout(self.dropout)(
+            jax.nn.softmax(logits, axis=-1), deterministic=deterministic
+        )
+        out = jnp.einsum('bhqk,bkhd->bqhd', attn, v).reshape(b, n, self.features)
+        out = WNDense(2 * self.features, init_scale=0.1)(out)
+        a, gate = jnp.split(out.reshape(b, h, w, 2 * self.features), 2, axis=-1)
+        return a * jax.nn.sigmoid(gate)
+
+
+class GatedAttnNet(nn.Module):
+    """Flow++'s coupling network (Ho et al. 2019, arXiv:1902.00275, section 3.3): a stack of
+    [gated conv residual, layer norm, gated self-attention residual, layer norm] blocks."""
+
+    out_features: int
+    features: int = 96
+    blocks: int = 10
+    heads: int = 4
+    dropout: float = 0.2
+    attention: bool = True
+    zero_out: bool = True  # False for a feature extractor (Flow++'s dequantiser's view of x)
+
+    @nn.compact
+    def __call__(self, x, cond=None, deterministic=True):
+        h = WNConv(self.features)(_with_cond(x, cond))
+        for _ in range(self.blocks):
+            h = nn.LayerNorm()(h + GatedConv(self.features, self.dropout)(h, deterministic))
+            if self.attention:
+                branch = GatedAttention(self.features, self.heads, self.dropout)
+                h = nn.LayerNorm()(h + branch(h, deterministic))
+        if self.zero_out:
+            return zero_conv(self.out_features)(h)
+        return WNConv(self.out_features)(h)
+
+
+class MLP(nn.Module):
+    """Coupling network for vector data (the 2-D densities, NICE on flattened images)."""
+
+    out_features: int
+    features: int = 64
+    layers: int = 2
+    dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, x, cond=None, deterministic=True):
+        h = _with_cond(x, cond)
+        for _ in range(self.layers):
+            h = nn.relu(WNDense(self.features)(h))
+            h = nn.Dropout(self.dropout)(h, deterministic=deterministic)
+        return nn.Dense(self.out_features, kernel_init=nn.initializers.zeros)(h)
