@@ -34,7 +34,7 @@ def to_unit(levels: jax.Array, num_levels: int) -> jax.Array:
 
 
 def _unpack(out: jax.Array, channels: int, num_mix: int):
-    """[..., P] -> logits [..., M], means, log-scales [..., C, M], coefficients [..., C(C-1)/2, M]."""
+    """[..., P] -> logits [..., M]; means, log-scales [..., C, M]; coeffs [..., C(C-1)/2, M]"""
     m, c = num_mix, channels
     logits = out[..., :m]
     rest = out[..., m:].reshape(*out.shape[:-1], -1, m)
