@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.autoregressive.layers import ApplyCtx, InitCtx
+from models.autoregressive.layers import ApplyCtx, init_params
 from models.autoregressive.logistic_mixture import to_unit
 from models.core.family import Family
 from models.core.inputs import BadInputError, check_batch
@@ -50,6 +50,7 @@ class ImageAutoregressive(NamedTuple):
     conditionals: Callable[..., jax.Array]
     sample_naive: Callable[..., jax.Array]  # (params, rng, num) -> [num, H, W, C] levels
     sample_cached: Callable[..., jax.Array] | None
+    forward: Callable[..., jax.Array]  # the network: (ctx, x in [-1, 1], labels) -> [B, H, W, P]
 
 
 def subpixel_key(rng: jax.Array, i, j, c: int, width: int, channels: int) -> jax.Array:
@@ -116,19 +117,27 @@ def build(
         return forward(ctx, to_unit(x, levels), labels_of(batch)), x.astype(jnp.int32)
 
     def init(rng, batch):
-        ctx = InitCtx(rng, weight_norm)
-        forward(ctx, to_unit(batch[data_spec.key], levels), labels_of(batch))
-        return {'model': ctx.params}
+        x = to_unit(batch[data_spec.key], levels)
+        return {'model': init_params(forward, rng, weight_norm, x, labels_of(batch))}
 
-    def log_prob(params, batch):
-        check(batch, f'{name}.log_prob')
+    @jax.jit
+    def checked_log_prob(params, batch):
         out, x = network_out(params, batch)
         return head.pixel_log_prob(out, x).sum(axis=(1, 2))
 
-    def conditionals(params, batch):
-        check(batch, f'{name}.conditionals')
+    @jax.jit
+    def checked_conditionals(params, batch):
         out, x = network_out(params, batch)
         return head.conditionals(out, x)
+
+    # Checked on the host first (a clear error, never a compile), then one compiled call.
+    def log_prob(params, batch):
+        check(batch, f'{name}.log_prob')
+        return checked_log_prob(params, batch)
+
+    def conditionals(params, batch):
+        check(batch, f'{name}.conditionals')
+        return checked_conditionals(params, batch)
 
     def loss(params, batch, rng):
         out, x = network_out(params, batch, rng, train=True)
@@ -207,5 +216,5 @@ def build(
         log_prob=log_prob,
     )
     return ImageAutoregressive(
-        family, conditionals, sample_naive, sample_cached if cached is not None else None
+        family, conditionals, sample_naive, sample_cached if cached is not None else None, forward
     )

@@ -18,7 +18,6 @@ van den Oord et al. 2016, arXiv:1601.06759).
 from __future__ import annotations
 
 import dataclasses
-import zlib
 
 import jax
 import jax.numpy as jnp
@@ -69,15 +68,13 @@ def kernel_mask(spec: ConvSpec, cin: int) -> np.ndarray | None:
     return mask
 
 
-def init_conv(rng: jax.Array, spec: ConvSpec, cin: int, weight_norm: bool) -> dict:
-    shape = (spec.kh, spec.kw, cin, spec.cout)
+def init_conv(normal: jax.Array, spec: ConvSpec, cin: int, weight_norm: bool) -> dict:
+    """Parameters from a standard-normal draw of the kernel's shape."""
     if weight_norm:
         # As in the PixelCNN++ code: small random directions; g and b are set from data.
-        v = 0.05 * jax.random.normal(rng, shape, jnp.float32)
-        return {'v': v, 'g': jnp.ones((spec.cout,)), 'b': jnp.zeros((spec.cout,))}
+        return {'v': 0.05 * normal, 'g': jnp.ones((spec.cout,)), 'b': jnp.zeros((spec.cout,))}
     fan_in = spec.kh * spec.kw * cin
-    w = jax.random.normal(rng, shape, jnp.float32) / np.sqrt(fan_in)
-    return {'w': w, 'b': jnp.zeros((spec.cout,))}
+    return {'w': normal / np.sqrt(fan_in), 'b': jnp.zeros((spec.cout,))}
 
 
 def kernel(params: dict, spec: ConvSpec, cin: int) -> jax.Array:
@@ -117,10 +114,6 @@ def conv_full(x: jax.Array, w: jax.Array, spec: ConvSpec) -> jax.Array:
     )
 
 
-def _layer_rng(rng: jax.Array, name: str) -> jax.Array:
-    return jax.random.fold_in(rng, zlib.crc32(name.encode()) & 0x7FFFFFFF)
-
-
 class ApplyCtx:
     """Whole-image forward pass with given parameters; `rng` only for dropout in training."""
 
@@ -155,23 +148,27 @@ class InitCtx(ApplyCtx):
     With `weight_norm`, each layer's g and b are chosen so that its pre-activation has zero mean
     and std `spec.init_scale` over the batch (Salimans & Kingma 2016), layer by layer, each seeing
     the already-initialised layers below it.
+
+    `normals` yields each layer's standard-normal draw in call order (see `init_params`).
     """
 
-    def __init__(self, rng: jax.Array, weight_norm: bool = False):
+    def __init__(self, normals, weight_norm: bool = False):
         super().__init__({}, None, False)
-        self.init_rng = rng
+        self.normals = normals
         self.weight_norm = weight_norm
 
     def conv(self, name: str, x: jax.Array, spec: ConvSpec) -> jax.Array:
         if name in self.params:
             raise ValueError(f'layer name {name!r} used twice')
         cin = x.shape[-1]
-        p = init_conv(_layer_rng(self.init_rng, name), spec, cin, self.weight_norm)
+        p = init_conv(self.normals((spec.kh, spec.kw, cin, spec.cout)), spec, cin, self.weight_norm)
         if self.weight_norm:
             t = conv_full(x, kernel(p, spec, cin), spec)
             mean = jnp.mean(t, axis=(0, 1, 2))
-            std = jnp.sqrt(jnp.var(t, axis=(0, 1, 2)) + 1e-10)
-            p['g'] = spec.init_scale / std
+            std = jnp.sqrt(jnp.var(t, axis=(0, 1, 2)))
+            # A unit that is constant over the init batch (e.g. one that sees only padding at a
+            # 1x1 scale) keeps unit gain instead of being blown up by 1/std.
+            p['g'] = jnp.where(std > 1e-4, spec.init_scale / jnp.maximum(std, 1e-4), 1.0)
             p['b'] = -mean * p['g']
         self.params[name] = p
         return super().conv(name, x, spec)
@@ -179,6 +176,33 @@ class InitCtx(ApplyCtx):
     def embed(self, name: str, labels: jax.Array, num: int, dim: int) -> jax.Array:
         self.params[name] = {'table': jnp.zeros((num, dim), jnp.float32)}
         return super().embed(name, labels, num, dim)
+
+
+def init_params(forward, rng: jax.Array, weight_norm: bool, *args) -> dict:
+    """Runs `forward(InitCtx, *args)` and returns the parameters it created.
+
+    All kernels come from ONE normal draw, sliced in call order: a separate `jax.random.normal`
+    per layer costs XLA about a second of compilation each (threefry), minutes for PixelCNN++.
+    A first, abstract pass (no FLOPs) finds the shapes.
+    """
+    shapes = []
+
+    def record(shape):
+        shapes.append(shape)
+        return jnp.zeros(shape, jnp.float32)
+
+    jax.eval_shape(lambda *a: forward(InitCtx(record, weight_norm), *a), *args)
+    sizes = [int(np.prod(s)) for s in shapes]
+    flat = jax.random.normal(rng, (max(sum(sizes), 1),), jnp.float32)
+    offsets = iter(np.cumsum([0, *sizes]))
+
+    def take(shape):
+        start = next(offsets)
+        return jax.lax.slice(flat, (start,), (start + int(np.prod(shape)),)).reshape(shape)
+
+    ctx = InitCtx(take, weight_norm)
+    forward(ctx, *args)
+    return ctx.params
 
 
 def concat_elu(x: jax.Array) -> jax.Array:

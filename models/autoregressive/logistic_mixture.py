@@ -102,8 +102,11 @@ class LogisticMixtureHead:
         """log p(x_c = k | x_<c, context) for every k: [..., C, K]."""
         log_weights, means, log_scales = self._components(out, levels)
         observed = bin_log_prob(levels[..., None], means, log_scales, self.num_levels)  # [..,C,M]
-        # Posterior weights given the pixel's earlier channels (exclusive cumulative sum).
-        earlier = jnp.cumsum(observed, axis=-2) - observed
+        # Posterior weights given the pixel's earlier channels: an exclusive cumulative sum by
+        # shifting, not cumsum - observed, whose rounding would depend on x_c itself (a decoder
+        # must reproduce these numbers bit for bit without knowing x_c).
+        pad = [(0, 0)] * (observed.ndim - 2) + [(1, 0), (0, 0)]
+        earlier = jnp.pad(jnp.cumsum(observed[..., :-1, :], axis=-2), pad)
         posterior = jax.nn.log_softmax(log_weights[..., None, :] + earlier, axis=-1)  # [.., C, M]
         bins = jnp.arange(self.num_levels)
         every = bin_log_prob(bins, means[..., None], log_scales[..., None], self.num_levels)
