@@ -27,17 +27,16 @@ def _labelled(spec, classes):
     return spec.__class__(**{**spec.__dict__, 'num_classes': classes})
 
 
-SPEC = image_spec((5, 4, 3), 5)
+SPEC = image_spec((4, 5, 3), 5)
 CASES = {
+    # Kernel 5 on a 4x5 image: windows that overhang every border.
     'pixelcnn': lambda: pixelcnn.model(SPEC, hidden=6, num_blocks=2, out_hidden=12, first_kernel=5),
-    'gated': lambda: gated_pixelcnn.model(
-        SPEC, features=6, num_layers=3, kernel_size=3, out_hidden=12
-    ),
+    # Vertical stack per row, horizontal per sub-pixel, class embeddings in both.
     'gated_conditional': lambda: gated_pixelcnn.model(
         _labelled(SPEC, 3),
         features=6,
-        num_layers=2,
-        kernel_size=5,
+        num_layers=3,
+        kernel_size=3,
         out_hidden=12,
         class_conditional=True,
     ),
@@ -54,11 +53,10 @@ def test_cached_sampling_equals_naive_sampling_sample_for_sample(name):
     params = _perturbed(jax.jit(m.family.init)(jax.random.PRNGKey(1), batch))
     naive = jax.jit(m.sample_naive, static_argnums=2)
     cached = jax.jit(m.sample_cached, static_argnums=2)
-    for seed in (0, 1):
-        a = np.asarray(naive(params, jax.random.PRNGKey(seed), 6))
-        b = np.asarray(cached(params, jax.random.PRNGKey(seed), 6))
-        np.testing.assert_array_equal(a, b)
-        assert len(np.unique(a)) > 2  # not a degenerate all-equal draw
+    a = np.asarray(naive(params, jax.random.PRNGKey(0), 6))
+    b = np.asarray(cached(params, jax.random.PRNGKey(0), 6))
+    np.testing.assert_array_equal(a, b)
+    assert len(np.unique(a)) > 2  # not a degenerate all-equal draw
     assert m.family.sample is m.sample_cached  # the trainer samples with the cached generator
 
 
@@ -80,9 +78,6 @@ TINY = image_spec((1, 2, 2), 3)  # 81 images: exhaustive
 TINY_BINARY = image_spec((2, 2, 1), 2)
 DISTRIBUTION_CASES = {
     'pixelcnn': lambda: pixelcnn.model(TINY, hidden=6, num_blocks=1, out_hidden=8, first_kernel=3),
-    'gated': lambda: gated_pixelcnn.model(
-        TINY, features=6, num_layers=2, kernel_size=3, out_hidden=8
-    ),
     'pixelcnnpp': lambda: (
         pixelcnnpp.model(TINY, filters=4, num_resnet=1, num_mix=2, dropout=0.0, num_scales=1).family
     ),

@@ -24,6 +24,6 @@ def get_config(arg=None):
     c.train.batch_size = 128
     c.expected = {'test/bpd': 2.92, 'source': 'arXiv:1701.05517; openai/pixel-cnn README'}
     if arg == 'smoke':
-        c.model_kw = {'filters': 8, 'num_resnet': 1, 'num_mix': 2, 'dropout': 0.5}
+        c.model_kw = {'filters': 8, 'num_resnet': 1, 'num_mix': 2, 'dropout': 0.5, 'num_scales': 2}
         pixelcnn_cifar10.smoke_on_patches(c)
     return c

@@ -97,11 +97,12 @@ def build(
         return batch['label'].astype(jnp.int32) if class_conditional else None
 
     def check(batch, where):
-        """Host-side check of concrete inputs (inside jit the trainer has checked them)."""
+        """Host-side check of concrete inputs; traced ones (inside the trainer's jit) were
+        checked by the trainer before compiling."""
         x = batch.get(data_spec.key) if isinstance(batch, dict) else None
-        if x is None or isinstance(x, jax.core.Tracer):
-            if x is None:
-                raise BadInputError(f'{where}: batch needs the field {data_spec.key!r}')
+        if x is None:
+            raise BadInputError(f'{where}: batch needs the field {data_spec.key!r}')
+        if isinstance(x, jax.core.Tracer):
             return
         check_batch({data_spec.key: np.asarray(x)}, data_spec, where)
         if class_conditional:
@@ -121,23 +122,23 @@ def build(
         return {'model': init_params(forward, rng, weight_norm, x, labels_of(batch))}
 
     @jax.jit
-    def checked_log_prob(params, batch):
+    def compiled_log_prob(params, batch):
         out, x = network_out(params, batch)
         return head.pixel_log_prob(out, x).sum(axis=(1, 2))
 
     @jax.jit
-    def checked_conditionals(params, batch):
+    def compiled_conditionals(params, batch):
         out, x = network_out(params, batch)
         return head.conditionals(out, x)
 
     # Checked on the host first (a clear error, never a compile), then one compiled call.
     def log_prob(params, batch):
         check(batch, f'{name}.log_prob')
-        return checked_log_prob(params, batch)
+        return compiled_log_prob(params, batch)
 
     def conditionals(params, batch):
         check(batch, f'{name}.conditionals')
-        return checked_conditionals(params, batch)
+        return compiled_conditionals(params, batch)
 
     def loss(params, batch, rng):
         out, x = network_out(params, batch, rng, train=True)
