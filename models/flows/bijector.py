@@ -52,10 +52,11 @@ class Bijector:
         return {}, {}, y
 
     def forward(self, params, state, x, ctx: Ctx = EVAL):
-        raise NotImplementedError
+        # Abstract: every concrete layer defines both directions (the tests loop over them all).
+        raise NotImplementedError(f'{type(self).__name__} does not define forward()')
 
     def inverse(self, params, state, y, ctx: Ctx = EVAL):
-        raise NotImplementedError
+        raise NotImplementedError(f'{type(self).__name__} does not define inverse()')
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-example output shape; only squeezes change it."""
