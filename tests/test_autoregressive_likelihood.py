@@ -9,6 +9,7 @@ import pytest
 from scipy.special import expit
 
 from models.autoregressive import gated_pixelcnn, made, nade, pixelcnn, pixelcnnpp
+from models.autoregressive.image_family import CategoricalHead
 from models.autoregressive.layers import ApplyCtx
 from models.autoregressive.logistic_mixture import LogisticMixtureHead, bin_log_prob, to_unit
 from models.core.inputs import BadInputError
@@ -54,6 +55,20 @@ MODELS = {
         SPEC, filters=6, num_resnet=1, num_mix=3, dropout=0.0, num_scales=1
     ),
 }
+
+
+@pytest.mark.parametrize(
+    'head',
+    [LogisticMixtureHead(3, 256, 10), CategoricalHead(3, 256)],
+    ids=['mixture', 'categorical'],
+)
+def test_one_channel_conditional_is_that_channel_of_all_conditionals(head):
+    """The samplers draw from `conditional(out, x, c)`; the coder codes with `conditionals`."""
+    out = jax.random.normal(jax.random.PRNGKey(0), (8, head.num_outputs)) * 3
+    x = jax.random.randint(jax.random.PRNGKey(1), (8, 3), 0, 256)
+    every = head.conditionals(out, x)
+    for c in range(3):
+        np.testing.assert_allclose(head.conditional(out, x, c), every[:, c], atol=1e-6)
 
 
 @pytest.mark.parametrize('name', sorted(MODELS))

@@ -125,8 +125,8 @@ def time_sampling(model: str, model_kw: dict, shape, num: int) -> dict:
     forward = jax.jit(lambda p, xf: m.forward(ApplyCtx(p['model']), xf, None))
     result['pass_s'] = best_of(forward, params, to_unit(x, 256))
     h, w, c = shape
-    per_subpixel = m.sample_cached is not None  # the channel-masked models rerun per channel
-    result['passes'] = float(h * w * (c if per_subpixel else 1))
+    # The channel-masked models rerun per sub-pixel, PixelCNN++ per pixel.
+    result['passes'] = float(h * w * (c if m.sees_own_pixel else 1))
     result['naive_estimate_s'] = result['pass_s'] * result['passes']
     if h * w <= 64:  # small enough to time the real naive sampler whole
         naive = jax.jit(m.sample_naive, static_argnums=2)

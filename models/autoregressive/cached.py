@@ -6,8 +6,17 @@ keeps a buffer of its own inputs; generating a pixel writes the new input of eac
 pixel and computes the layer's output there from the kernel-sized window of the buffer. Everything
 the window reads is either already computed or multiplied by a masked (zero) weight, so the result
 equals the full pass at that pixel, with one pixel's work per layer. Layers that may only be
-computed once a whole row is known (the vertical stack of Gated PixelCNN) run row by row in
-`RowCtx`, which costs one pixel's work per pixel on average.
+computed once a whole row is known (the vertical stack of Gated PixelCNN, the `u` stream of
+PixelCNN++) run row by row in `RowCtx`, which costs one pixel's work per pixel on average.
+
+Multi-scale networks (PixelCNN++) have layers whose input or output lives on a coarser grid (a
+stride-2 convolution, a transposed one back up). `conv_resolutions` finds every layer's input and
+output grid once, from the network's shapes. At fine pixel (i, j) a layer on a grid f times
+coarser works at position (i // f, j // f): the position's inputs are final from the first fine
+pixel that maps to it, and at the later ones they are recomputed from the same buffers to the
+same values, so every rewrite is a no-op. That keeps the schedule of Ramachandran et al. §3.3
+(a coarse position is computed when its fine block starts) with no per-scale bookkeeping, at
+the price of recomputing coarse positions: per pixel, one position per scale.
 
 The contexts take the same network function as training (see `layers.py`): x is [B, C] at a
 pixel and [B, W, C] on a row instead of [B, H, W, C].
@@ -15,26 +24,95 @@ pixel and [B, W, C] on a row instead of [B, H, W, C].
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 
-from models.autoregressive.layers import ConvSpec, kernel
+from models.autoregressive.layers import ConvSpec, InitCtx, kernel
 
 
-def _buffer_shape(spec: ConvSpec, num: int, height: int, width: int, cin: int) -> tuple:
-    return (num, height + spec.top, width + spec.kw - 1, cin)
+def conv_resolutions(forward, x: jax.Array, labels=None) -> dict[str, tuple]:
+    """{layer name: ((in_h, in_w), (out_h, out_w))} for `forward` on images shaped like x."""
+    found = {}
+
+    class Recorder(InitCtx):
+        def conv(self, name, x, spec):
+            out = super().conv(name, x, spec)
+            found[name] = (tuple(x.shape[1:3]), tuple(out.shape[1:3]))
+            return out
+
+    jax.eval_shape(lambda x: forward(Recorder(jnp.zeros), x, labels), x)
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where a layer keeps its inputs: input (r, c) sits at (spread * r + top, spread * c + left)
+    of a zero-padded buffer, and the window of output (y, x) starts at (step * y, step * x).
+
+    This is the full convolution's own padded input (`layers.conv_full`): a strided layer reads
+    windows `stride` apart; a transposed one reads consecutive windows of its input dilated by
+    the stride (zeros between the stored rows and columns)."""
+
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+    spread: int
+    step: int
+    shape: tuple[int, int]
+
+    @classmethod
+    def of(cls, spec: ConvSpec, in_hw, out_hw) -> Layout:
+        spread, step = (spec.stride, 1) if spec.transpose else (1, spec.stride)
+        rows = max(spread * (in_hw[0] - 1) + spec.top + 1, step * (out_hw[0] - 1) + spec.kh)
+        cols = max(spread * (in_hw[1] - 1) + spec.left + 1, step * (out_hw[1] - 1) + spec.kw)
+        return cls(tuple(in_hw), tuple(out_hw), spread, step, (rows, cols))
 
 
 class _CachedCtx:
-    def __init__(self, params: dict, buffers: dict, image_hw: tuple[int, int]):
+    def __init__(self, params: dict, buffers: dict, image_hw: tuple, resolutions: dict | None):
         self.params = params
         self.buffers = dict(buffers)
-        self.image_hw = image_hw
+        self.image_hw = tuple(image_hw)
+        self.resolutions = resolutions or {}
 
-    def _buffer(self, name: str, spec: ConvSpec, x: jax.Array) -> jax.Array:
+    def _layout(self, name: str, spec: ConvSpec) -> Layout:
+        in_hw, out_hw = self.resolutions.get(name, (self.image_hw, self.image_hw))
+        return Layout.of(spec, in_hw, out_hw)
+
+    def _position(self, index, hw: tuple[int, int], axis: int):
+        """The position on a grid of size hw that fine index `index` (along `axis`) falls in."""
+        return index // (self.image_hw[axis] // hw[axis])
+
+    def _factor(self, layout: Layout, axis: int) -> int:
+        """Fine pixels per output position along `axis`."""
+        return self.image_hw[axis] // layout.out_hw[axis]
+
+    def _once_per_block(self, name, layout, new, compute, position, num, cout):
+        """compute() where the output position is new; elsewhere its stored value.
+
+        On the fine grid every position is new. On a coarser one a position's output is final
+        from the first fine pixel (row) of its block; recomputing it at the others would give
+        the same numbers, and skipping that halves PixelCNN++'s sampling time. position: (y, x)
+        for a pixel, (y,) for a row."""
+        if layout.out_hw == self.image_hw:
+            return compute()
+        key = f'{name}/out'
+        if key not in self.buffers:
+            self.buffers[key] = jnp.zeros((num, *layout.out_hw, cout), jnp.float32)
+        stored = self.buffers[key]
+        start = (0, *position) + (0,) * (3 - len(position))
+        kept = stored.shape[1 + len(position) :]  # (D,) at a pixel, (W', D) on a row
+        size = (num, *(1 for _ in position), *kept)
+        out = jax.lax.cond(
+            new, compute, lambda: jax.lax.dynamic_slice(stored, start, size).reshape(num, *kept)
+        )
+        self.buffers[key] = jax.lax.dynamic_update_slice(stored, out.reshape(size), start)
+        return out
+
+    def _buffer(self, name: str, layout: Layout, x: jax.Array) -> jax.Array:
         if name not in self.buffers:
-            shape = _buffer_shape(spec, x.shape[0], *self.image_hw, x.shape[-1])
-            self.buffers[name] = jnp.zeros(shape, x.dtype)
+            self.buffers[name] = jnp.zeros((x.shape[0], *layout.shape, x.shape[-1]), x.dtype)
         return self.buffers[name]
 
     def embed(self, name: str, labels: jax.Array, num: int, dim: int) -> jax.Array:
@@ -45,10 +123,10 @@ class _CachedCtx:
 
 
 class PixelCtx(_CachedCtx):
-    """The network at pixel (i, j): x is [B, C]."""
+    """The network at fine pixel (i, j): x is [B, C] (at the pixel's position on x's grid)."""
 
-    def __init__(self, params, buffers, image_hw, i, j):
-        super().__init__(params, buffers, image_hw)
+    def __init__(self, params, buffers, image_hw, i, j, resolutions=None):
+        super().__init__(params, buffers, image_hw, resolutions)
         self.i, self.j = i, j
 
     def spatial(self, v: jax.Array) -> jax.Array:
@@ -57,26 +135,37 @@ class PixelCtx(_CachedCtx):
     def conv(self, name: str, x: jax.Array, spec: ConvSpec) -> jax.Array:
         p = self.params[name]
         w = kernel(p, spec, x.shape[-1])  # [kh, kw, cin, cout]
-        if spec.kh == 1 and spec.kw == 1:
+        if spec.kh == 1 and spec.kw == 1 and spec.stride == 1:
             return x @ w[0, 0] + p['b']
-        buf = self._buffer(name, spec, x)
+        lay = self._layout(name, spec)
+        r, c = self._position(self.i, lay.in_hw, 0), self._position(self.j, lay.in_hw, 1)
+        y, x_ = self._position(self.i, lay.out_hw, 0), self._position(self.j, lay.out_hw, 1)
         buf = jax.lax.dynamic_update_slice(
-            buf, x[:, None, None, :], (0, self.i + spec.top, self.j + spec.left, 0)
+            self._buffer(name, lay, x),
+            x[:, None, None, :],
+            (0, lay.spread * r + spec.top, lay.spread * c + spec.left, 0),
         )
         self.buffers[name] = buf
-        # Padded row i + top is image row i: the window's rows i .. i + kh - 1 are image rows
-        # i - top .. i, exactly what the full convolution reads for output (i, j).
-        window = jax.lax.dynamic_slice(
-            buf, (0, self.i, self.j, 0), (buf.shape[0], spec.kh, spec.kw, buf.shape[-1])
-        )
-        return jnp.einsum('bhwc,hwcd->bd', window, w) + p['b']
+
+        def compute():
+            # The window is exactly what the full convolution reads for output (y, x_): rows
+            # and columns of the padded input from (step * y, step * x_) on.
+            window = jax.lax.dynamic_slice(
+                buf,
+                (0, lay.step * y, lay.step * x_, 0),
+                (buf.shape[0], spec.kh, spec.kw, buf.shape[-1]),
+            )
+            return jnp.einsum('bhwc,hwcd->bd', window, w) + p['b']
+
+        new = (self.i % self._factor(lay, 0) == 0) & (self.j % self._factor(lay, 1) == 0)
+        return self._once_per_block(name, lay, new, compute, (y, x_), x.shape[0], w.shape[-1])
 
 
 class RowCtx(_CachedCtx):
-    """The network on the whole row i: x is [B, W, C]."""
+    """The network on fine row i: x is [B, W', C] (the row i falls in, on x's grid)."""
 
-    def __init__(self, params, buffers, image_hw, i):
-        super().__init__(params, buffers, image_hw)
+    def __init__(self, params, buffers, image_hw, i, resolutions=None):
+        super().__init__(params, buffers, image_hw, resolutions)
         self.i = i
 
     def spatial(self, v: jax.Array) -> jax.Array:
@@ -85,20 +174,29 @@ class RowCtx(_CachedCtx):
     def conv(self, name: str, x: jax.Array, spec: ConvSpec) -> jax.Array:
         p = self.params[name]
         w = kernel(p, spec, x.shape[-1])
-        if spec.kh == 1 and spec.kw == 1:
+        if spec.kh == 1 and spec.kw == 1 and spec.stride == 1:
             return x @ w[0, 0] + p['b']
-        buf = self._buffer(name, spec, x)
+        lay = self._layout(name, spec)
+        r, y = self._position(self.i, lay.in_hw, 0), self._position(self.i, lay.out_hw, 0)
+        if lay.spread > 1:  # a transposed layer stores its row dilated: columns `spread` apart
+            dilated = jnp.zeros((x.shape[0], lay.spread * x.shape[1], x.shape[2]), x.dtype)
+            x = dilated.at[:, :: lay.spread].set(x)
         buf = jax.lax.dynamic_update_slice(
-            buf, x[:, None, :, :], (0, self.i + spec.top, spec.left, 0)
+            self._buffer(name, lay, x), x[:, None], (0, lay.spread * r + spec.top, spec.left, 0)
         )
         self.buffers[name] = buf
-        rows = jax.lax.dynamic_slice(
-            buf, (0, self.i, 0, 0), (buf.shape[0], spec.kh, buf.shape[2], buf.shape[3])
-        )
-        out = jax.lax.conv_general_dilated(
-            rows, w, (1, 1), 'VALID', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
-        )
-        return out[:, 0] + p['b']
+
+        def compute():
+            rows = jax.lax.dynamic_slice(
+                buf, (0, lay.step * y, 0, 0), (buf.shape[0], spec.kh, buf.shape[2], buf.shape[3])
+            )
+            out = jax.lax.conv_general_dilated(
+                rows, w, (1, lay.step), 'VALID', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+            )
+            return out[:, 0, : lay.out_hw[1]] + p['b']
+
+        new = self.i % self._factor(lay, 0) == 0
+        return self._once_per_block(name, lay, new, compute, (y,), x.shape[0], w.shape[-1])
 
 
 class PixelwiseNetwork:
@@ -122,3 +220,8 @@ class PixelwiseNetwork:
         ctx = PixelCtx(params, cache, self.image_hw, i, j)
         out = self.forward(ctx, x_pixel, labels)
         return ctx.buffers, out
+
+    def commit(self, params, cache, labels, i, j, x_pixel):
+        """The buffers of layers that read the image hold the pixel as it was before its last
+        channel was drawn; later pixels must see it whole."""
+        return self.pixel(params, cache, labels, i, j, x_pixel)[0]

@@ -105,6 +105,11 @@ class CachedGenerator:
         out = self.net.horizontal(ctx, x_pixel, link, labels)
         return {'buffers': ctx.buffers, 'shifted': cache['shifted']}, out
 
+    def commit(self, params, cache, labels, i, j, x_pixel):
+        """Reruns the pixel with all its channels: the horizontal stack's buffers of the image
+        hold it as it was before its last channel was drawn."""
+        return self.pixel(params, cache, labels, i, j, x_pixel)[0]
+
 
 def model(
     data_spec,

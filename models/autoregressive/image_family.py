@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.autoregressive.layers import ApplyCtx, init_params
+from models.autoregressive.layers import ApplyCtx, effective_params, init_params
 from models.autoregressive.logistic_mixture import to_unit
 from models.core.family import Family
 from models.core.inputs import BadInputError, check_batch
@@ -36,6 +36,11 @@ class CategoricalHead:
         logits = out.reshape(*out.shape[:-1], self.channels, self.num_levels)
         return jax.nn.log_softmax(logits, axis=-1)
 
+    def conditional(self, out: jax.Array, levels: jax.Array, c: int) -> jax.Array:
+        """Channel c alone: [..., K]."""
+        start = c * self.num_levels
+        return jax.nn.log_softmax(out[..., start : start + self.num_levels], axis=-1)
+
     def pixel_log_prob(self, out: jax.Array, levels: jax.Array) -> jax.Array:
         logp = self.conditionals(out, levels)  # [..., C, K]
         picked = jnp.take_along_axis(logp, levels[..., None].astype(jnp.int32), axis=-1)
@@ -51,6 +56,9 @@ class ImageAutoregressive(NamedTuple):
     sample_naive: Callable[..., jax.Array]  # (params, rng, num) -> [num, H, W, C] levels
     sample_cached: Callable[..., jax.Array] | None
     forward: Callable[..., jax.Array]  # the network: (ctx, x in [-1, 1], labels) -> [B, H, W, P]
+    # Whether the network's output at a pixel reads that pixel's earlier channels, so that naive
+    # sampling runs it once per sub-pixel rather than once per pixel.
+    sees_own_pixel: bool
 
 
 def subpixel_key(rng: jax.Array, i, j, c: int, width: int, channels: int) -> jax.Array:
@@ -149,20 +157,16 @@ def build(
     def sample_labels(num):
         return jnp.arange(num) % num_classes if class_conditional else None
 
-    def sample_pixel(state, out_fn, rng, i, j, num, commit):
+    def sample_pixel(state, out_fn, rng, i, j, num):
         """Draws pixel (i, j) channel by channel; out_fn(state, pixel) -> (state, head input)."""
         pixel = jnp.zeros((num, channels), jnp.int32)
         out = None
         for c in range(channels):
             if out is None or sees_own_pixel:
                 state, out = out_fn(state, pixel)
-            logp = head.conditionals(out, pixel)[:, c]  # [num, K]
+            logp = head.conditional(out, pixel, c)  # [num, K]
             value = sample_level(logp, subpixel_key(rng, i, j, c, width, channels))
             pixel = pixel.at[:, c].set(value)
-        if commit and sees_own_pixel:
-            # The buffers of layers that read the image hold the pixel as it was before its
-            # last channel was drawn; later pixels must see it whole.
-            state, _ = out_fn(state, pixel)
         return state, pixel
 
     def sample_naive(params, rng, num):
@@ -178,15 +182,16 @@ def build(
                     jax.lax.dynamic_index_in_dim(out, i, 1, False), j, 1, False
                 )
 
-            _, pixel = sample_pixel(x, out_fn, rng, i, j, num, commit=False)
+            _, pixel = sample_pixel(x, out_fn, rng, i, j, num)
             return jax.lax.dynamic_update_slice(x, pixel[:, None, None, :], (0, i, j, 0))
 
         x0 = jnp.zeros((num, height, width, channels), jnp.int32)
         return jax.lax.fori_loop(0, height * width, body, x0)
 
     def sample_cached(params, rng, num):
-        p = params['model']
         labels = sample_labels(num)
+        one = jnp.zeros((1, height, width, channels), jnp.float32)
+        p = effective_params(forward, params['model'], one, None if labels is None else labels[:1])
         cache = cached.start(p, labels, jnp.zeros((num, channels), jnp.float32))
 
         def row_body(i, carry):
@@ -200,7 +205,9 @@ def build(
                 def out_fn(cache, pixel):
                     return cached.pixel(p, cache, labels, i, j, to_unit(pixel, levels))
 
-                cache, pixel = sample_pixel(cache, out_fn, rng, i, j, num, commit=True)
+                cache, pixel = sample_pixel(cache, out_fn, rng, i, j, num)
+                # The finished pixel goes into the buffers that later pixels read.
+                cache = cached.commit(p, cache, labels, i, j, to_unit(pixel, levels))
                 x = jax.lax.dynamic_update_slice(x, pixel[:, None, None, :], (0, i, j, 0))
                 return x, cache
 
@@ -217,5 +224,10 @@ def build(
         log_prob=log_prob,
     )
     return ImageAutoregressive(
-        family, conditionals, sample_naive, sample_cached if cached is not None else None, forward
+        family,
+        conditionals,
+        sample_naive,
+        sample_cached if cached is not None else None,
+        forward,
+        sees_own_pixel,
     )

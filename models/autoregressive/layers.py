@@ -79,6 +79,8 @@ def init_conv(normal: jax.Array, spec: ConvSpec, cin: int, weight_norm: bool) ->
 
 def kernel(params: dict, spec: ConvSpec, cin: int) -> jax.Array:
     """The effective [kh, kw, cin, cout] kernel: masked, and weight-normalised if `v` is present."""
+    if 'kernel' in params:  # already effective (see `effective_params`)
+        return params['kernel']
     mask = kernel_mask(spec, cin)
     if 'v' in params:
         v = params['v'] if mask is None else params['v'] * mask
@@ -140,6 +142,22 @@ class ApplyCtx:
         self._dropouts += 1
         keep = jax.random.bernoulli(jax.random.fold_in(self.rng, self._dropouts), 1 - rate, x.shape)
         return jnp.where(keep, x / (1 - rate), 0.0)
+
+
+def effective_params(forward, params: dict, x: jax.Array, labels=None) -> dict:
+    """Every layer's effective kernel, masked and weight-normalised once: the sampling loops
+    would otherwise redo it at every pixel. Traced on x (one image is enough); only the kernels
+    are used, so the pass itself is dead code to XLA."""
+    found = {}
+
+    class Recorder(ApplyCtx):
+        def conv(self, name, x, spec):
+            p = self.params[name]
+            found[name] = {'kernel': kernel(p, spec, x.shape[-1]), 'b': p['b']}
+            return super().conv(name, x, spec)
+
+    forward(Recorder(params), x, labels)
+    return {**params, **found}
 
 
 class InitCtx(ApplyCtx):

@@ -100,6 +100,13 @@ class LogisticMixtureHead:
 
     def conditionals(self, out: jax.Array, levels: jax.Array) -> jax.Array:
         """log p(x_c = k | x_<c, context) for every k: [..., C, K]."""
+        return self._conditionals(out, levels, slice(None))
+
+    def conditional(self, out: jax.Array, levels: jax.Array, c: int) -> jax.Array:
+        """Channel c alone, [..., K]: a sampler's need, at a third of the bins' work for RGB."""
+        return self._conditionals(out, levels, slice(c, c + 1))[..., 0, :]
+
+    def _conditionals(self, out: jax.Array, levels: jax.Array, channels: slice) -> jax.Array:
         log_weights, means, log_scales = self._components(out, levels)
         observed = bin_log_prob(levels[..., None], means, log_scales, self.num_levels)  # [..,C,M]
         # Posterior weights given the pixel's earlier channels: an exclusive cumulative sum by
@@ -108,6 +115,7 @@ class LogisticMixtureHead:
         pad = [(0, 0)] * (observed.ndim - 2) + [(1, 0), (0, 0)]
         earlier = jnp.pad(jnp.cumsum(observed[..., :-1, :], axis=-2), pad)
         posterior = jax.nn.log_softmax(log_weights[..., None, :] + earlier, axis=-1)  # [.., C, M]
-        bins = jnp.arange(self.num_levels)
-        every = bin_log_prob(bins, means[..., None], log_scales[..., None], self.num_levels)
+        posterior = posterior[..., channels, :]
+        means, log_scales = means[..., channels, :, None], log_scales[..., channels, :, None]
+        every = bin_log_prob(jnp.arange(self.num_levels), means, log_scales, self.num_levels)
         return jax.nn.logsumexp(posterior[..., None] + every, axis=-2)  # [..., C, K]
