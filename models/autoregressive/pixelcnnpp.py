@@ -9,6 +9,10 @@ shortcut. Blocks are gated ResNets with concat_elu, dropout before the second co
 1x1 link from u (and the shortcuts) into ul, and weight normalisation with data-dependent init.
 The network conditions on whole earlier pixels; the discretised logistic mixture head couples a
 pixel's channels (`logistic_mixture.py`). Polyak averaging is the trainer's EMA (config).
+
+Sampling is cached (Ramachandran et al. 2017, arXiv:1704.06001): u once per row, ul once per
+pixel, every layer at its own grid's position (`CachedGenerator`, `cached.py`); it draws the
+same samples as the naive sampler (`sampler='naive'`, one full pass per pixel).
 """
 
 from __future__ import annotations
