@@ -2,7 +2,6 @@
 (or dimension) has exactly zero gradient with respect to itself and everything after it in the
 model's order; Gated PixelCNN additionally has no blind spot, while PixelCNN does."""
 
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -13,19 +12,14 @@ from models.autoregressive import gated_pixelcnn, made, nade, pixelcnn, pixelcnn
 from models.autoregressive.layers import ApplyCtx
 from models.autoregressive.logistic_mixture import to_unit
 from models.data import image_spec
+from tests.perturb import perturbed
 
 H, W, C, K = 4, 4, 3, 4
 SPEC = image_spec((H, W, C), K)
 
 
-@functools.partial(jax.jit, static_argnames='scale')
 def _perturbed(params, scale=0.3):
-    """Random non-zero weights everywhere, so no dependence hides behind a zero init."""
-    leaves, tree = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(7), len(leaves))
-    return jax.tree.unflatten(
-        tree, [x + scale * jax.random.normal(k, x.shape) for x, k in zip(leaves, keys, strict=True)]
-    )
+    return perturbed(params, scale, seed=0)
 
 
 def _image_jacobian(net_forward, params, per_channel_outputs, images=6):

@@ -20,6 +20,7 @@ from models.flows.conv1x1 import Conv1x1
 from models.flows.coupling import Additive, Affine, Coupling, MixtureCDF
 from models.flows.logit import Logit
 from models.flows.squeeze import FactorOut, Squeeze, Unsqueeze
+from tests.perturb import perturbed
 
 RESNET = functools.partial(nets.ResNet, features=8, blocks=1)
 ATTN = functools.partial(nets.GatedAttnNet, features=8, blocks=1, heads=2, dropout=0.0)
@@ -67,10 +68,7 @@ def _inputs(kind, shape, seed=0, batch=5):
 def _perturbed(bijector, shape, kind, scale=0.3):
     x = _inputs(kind, shape)
     params, state, _ = bijector.init(jax.random.PRNGKey(1), x)
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(2), max(len(leaves), 1))
-    noisy = [p + scale * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=False)]
-    return jax.tree.unflatten(treedef, noisy), state, _inputs(kind, shape, seed=3)
+    return perturbed(params, scale, seed=2), state, _inputs(kind, shape, seed=3)
 
 
 @pytest.mark.parametrize('name', list(CASES))
@@ -139,12 +137,7 @@ def test_mixture_cdf_inverse_in_the_tails():
     bijector = Coupling('alternate', 0, MixtureCDF(5), MLP)
     x = jnp.array([[0.3, -40.0], [1.0, 25.0], [-2.0, 1e-3]])
     params, state, _ = bijector.init(jax.random.PRNGKey(0), x)
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(1), len(leaves))
-    params = jax.tree.unflatten(
-        treedef,
-        [p + 0.1 * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)],
-    )
+    params = perturbed(params, 0.1, seed=1)
     y, _, _ = bijector.forward(params, state, x)
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(bijector.inverse(params, state, y), x, atol=1e-5, rtol=1e-5)

@@ -12,6 +12,7 @@ import pytest
 from models.data import DatasetSpec, image_spec
 from models.flows import flowpp, nice, realnvp
 from models.flows.bijector import Ctx
+from tests.perturb import perturbed
 
 DIGITS = image_spec((4, 4, 1), 17)
 TWO_D = DatasetSpec('two_moons', (2,), 'x', None, None, {})
@@ -44,12 +45,7 @@ FULL_MODELS = {
 
 
 def _perturb(params, scale, seed=5):
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
-    return jax.tree.unflatten(
-        treedef,
-        [p + scale * jax.random.normal(k, p.shape) for p, k in zip(leaves, keys, strict=True)],
-    )
+    return perturbed(params, scale, seed)
 
 
 @pytest.mark.parametrize('name', list(FULL_MODELS))
