@@ -2,7 +2,6 @@
 (or dimension) has exactly zero gradient with respect to itself and everything after it in the
 model's order; Gated PixelCNN additionally has no blind spot, while PixelCNN does."""
 
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -64,6 +64,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.experimental import multihost_utils
 
+from models.core.cold import cold_jit
 from models.core.mesh import to_host
 
 logger = logging.getLogger(__name__)
@@ -183,10 +184,14 @@ def _leaf_sums(words: jax.Array) -> jax.Array:
     return jnp.stack([lo, hi])
 
 
-@jax.jit
-def _checksum_words(leaves: list[jax.Array]) -> jax.Array:
+def _checksum_words_fn(leaves: list[jax.Array]) -> jax.Array:
     # One (n_leaves, 2) array so that the host needs a single transfer.
     return jnp.stack([_leaf_sums(_device_words(leaf)) for leaf in leaves])
+
+
+# Per leaf some 30 operations, so compiling it for a big state takes seconds (3.4 s for Flow++ on
+# the digits at full optimisation); it runs only at checkpoints.
+_checksum_words = cold_jit(_checksum_words_fn)
 
 
 def state_checksum(state: Any) -> dict[str, int]:

@@ -23,6 +23,7 @@ import tqdm
 from models.core import checkpoint as checkpoint_lib
 from models.core import images
 from models.core import mesh as mesh_lib
+from models.core.cold import cold_jit
 from models.core.config import validate
 from models.core.family import Family, make_family
 from models.core.inputs import check_batch
@@ -164,7 +165,7 @@ class Trainer:
             log.info('restored checkpoint at step %d from %s', step, self.workdir)
             self._warn_config_changes(meta.get('config', {}))
             return state
-        init = jax.jit(self._init, out_shardings=self.replicated)
+        init = cold_jit(self._init, out_shardings=self.replicated)  # runs once: compile fast
         return init(self._rng, self._first_batch)
 
     def _warn_config_changes(self, saved: dict[str, Any]) -> None:
