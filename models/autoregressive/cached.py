@@ -12,11 +12,10 @@ PixelCNN++) run row by row in `RowCtx`, which costs one pixel's work per pixel o
 Multi-scale networks (PixelCNN++) have layers whose input or output lives on a coarser grid (a
 stride-2 convolution, a transposed one back up). `conv_resolutions` finds every layer's input and
 output grid once, from the network's shapes. At fine pixel (i, j) a layer on a grid f times
-coarser works at position (i // f, j // f): the position's inputs are final from the first fine
-pixel that maps to it, and at the later ones they are recomputed from the same buffers to the
-same values, so every rewrite is a no-op. That keeps the schedule of Ramachandran et al. §3.3
-(a coarse position is computed when its fine block starts) with no per-scale bookkeeping, at
-the price of recomputing coarse positions: per pixel, one position per scale.
+coarser works at position (i // f, j // f). That position's inputs are final from the first fine
+pixel of its block, where its output is computed (the schedule of Ramachandran et al. §3.3); at
+the block's other pixels the output is read back from a store (`lax.cond`) and the layer's input
+is rewritten with the same values. So there is no per-scale bookkeeping in the networks.
 
 The contexts take the same network function as training (see `layers.py`): x is [B, C] at a
 pixel and [B, W, C] on a row instead of [B, H, W, C].
