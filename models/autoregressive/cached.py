@@ -47,25 +47,43 @@ def conv_resolutions(forward, x: jax.Array, labels=None) -> dict[str, tuple]:
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """Where a layer keeps its inputs: input (r, c) sits at (spread * r + top, spread * c + left)
-    of a zero-padded buffer, and the window of output (y, x) starts at (step * y, step * x).
+    """Where a layer keeps its inputs: input (r, c) sits at padded row p = spread * r + top and
+    column spread * c + left, and the window of output (y, x) starts at (step * y, step * x).
 
     This is the full convolution's own padded input (`layers.conv_full`): a strided layer reads
     windows `stride` apart; a transposed one reads consecutive windows of its input dilated by
-    the stride (zeros between the stored rows and columns)."""
+    the stride (zeros between the stored rows and columns).
+
+    Only the last `ring` padded rows are kept, padded row p in slot p % ring. A causal window
+    (rows up to the newest written one) spans kh <= ring rows; with `ring` a multiple of the
+    spread the dilation's zero rows keep slots of their own that are never written. A slot
+    being overwritten row by row still holds an old row to the right of the current pixel,
+    which the causal windows read only through masked (zero) weights. This keeps the buffers
+    at 2 rows instead of H + 1: 140 MB per image less for the paper's PixelCNN++ on 32x32."""
 
     in_hw: tuple[int, int]
     out_hw: tuple[int, int]
     spread: int
     step: int
-    shape: tuple[int, int]
+    ring: int
+    cols: int
 
     @classmethod
     def of(cls, spec: ConvSpec, in_hw, out_hw) -> Layout:
+        if spec.kh - 1 > spec.top:
+            raise ValueError(f'cached generation needs causal rows; {spec} reads rows below')
         spread, step = (spec.stride, 1) if spec.transpose else (1, spec.stride)
-        rows = max(spread * (in_hw[0] - 1) + spec.top + 1, step * (out_hw[0] - 1) + spec.kh)
+        ring = -(-spec.kh // spread) * spread
         cols = max(spread * (in_hw[1] - 1) + spec.left + 1, step * (out_hw[1] - 1) + spec.kw)
-        return cls(tuple(in_hw), tuple(out_hw), spread, step, (rows, cols))
+        return cls(tuple(in_hw), tuple(out_hw), spread, step, ring, cols)
+
+    def slot(self, row, spec: ConvSpec):
+        """The slot of input row `row`."""
+        return (self.spread * row + spec.top) % self.ring
+
+    def window_rows(self, y, spec: ConvSpec):
+        """The slots of the kh rows that output row y reads."""
+        return (self.step * y + jnp.arange(spec.kh)) % self.ring
 
 
 class _CachedCtx:
@@ -87,31 +105,35 @@ class _CachedCtx:
         """Fine pixels per output position along `axis`."""
         return self.image_hw[axis] // layout.out_hw[axis]
 
-    def _once_per_block(self, name, layout, new, compute, position, num, cout):
+    def _once_per_block(self, name, layout, new, compute, column, num, cout):
         """compute() where the output position is new; elsewhere its stored value.
 
         On the fine grid every position is new. On a coarser one a position's output is final
-        from the first fine pixel (row) of its block; recomputing it at the others would give
-        the same numbers, and skipping that halves PixelCNN++'s sampling time. position: (y, x)
-        for a pixel, (y,) for a row."""
+        from the first fine pixel (row) of its block, and is computed only there: at the block's
+        later rows the ring may have dropped rows of its window (and skipping the recomputation
+        halved PixelCNN++'s sampling time). A block's pixels all lie in one output row, so one
+        row is stored. column: x at a pixel, None on a row."""
         if layout.out_hw == self.image_hw:
             return compute()
         key = f'{name}/out'
         if key not in self.buffers:
-            self.buffers[key] = jnp.zeros((num, *layout.out_hw, cout), jnp.float32)
+            self.buffers[key] = jnp.zeros((num, layout.out_hw[1], cout), jnp.float32)
         stored = self.buffers[key]
-        start = (0, *position) + (0,) * (3 - len(position))
-        kept = stored.shape[1 + len(position) :]  # (D,) at a pixel, (W', D) on a row
-        size = (num, *(1 for _ in position), *kept)
+        if column is None:
+            out = jax.lax.cond(new, compute, lambda: stored)
+            self.buffers[key] = out
+            return out
+        size = (num, 1, cout)
         out = jax.lax.cond(
-            new, compute, lambda: jax.lax.dynamic_slice(stored, start, size).reshape(num, *kept)
+            new, compute, lambda: jax.lax.dynamic_slice(stored, (0, column, 0), size)[:, 0]
         )
-        self.buffers[key] = jax.lax.dynamic_update_slice(stored, out.reshape(size), start)
+        self.buffers[key] = jax.lax.dynamic_update_slice(stored, out[:, None], (0, column, 0))
         return out
 
     def _buffer(self, name: str, layout: Layout, x: jax.Array) -> jax.Array:
         if name not in self.buffers:
-            self.buffers[name] = jnp.zeros((x.shape[0], *layout.shape, x.shape[-1]), x.dtype)
+            shape = (x.shape[0], layout.ring, layout.cols, x.shape[-1])
+            self.buffers[name] = jnp.zeros(shape, x.dtype)
         return self.buffers[name]
 
     def embed(self, name: str, labels: jax.Array, num: int, dim: int) -> jax.Array:
@@ -142,22 +164,21 @@ class PixelCtx(_CachedCtx):
         buf = jax.lax.dynamic_update_slice(
             self._buffer(name, lay, x),
             x[:, None, None, :],
-            (0, lay.spread * r + spec.top, lay.spread * c + spec.left, 0),
+            (0, lay.slot(r, spec), lay.spread * c + spec.left, 0),
         )
         self.buffers[name] = buf
 
         def compute():
             # The window is exactly what the full convolution reads for output (y, x_): rows
             # and columns of the padded input from (step * y, step * x_) on.
-            window = jax.lax.dynamic_slice(
-                buf,
-                (0, lay.step * y, lay.step * x_, 0),
-                (buf.shape[0], spec.kh, spec.kw, buf.shape[-1]),
+            cols = jax.lax.dynamic_slice(
+                buf, (0, 0, lay.step * x_, 0), (buf.shape[0], lay.ring, spec.kw, buf.shape[-1])
             )
+            window = jnp.take(cols, lay.window_rows(y, spec), axis=1)
             return jnp.einsum('bhwc,hwcd->bd', window, w) + p['b']
 
         new = (self.i % self._factor(lay, 0) == 0) & (self.j % self._factor(lay, 1) == 0)
-        return self._once_per_block(name, lay, new, compute, (y, x_), x.shape[0], w.shape[-1])
+        return self._once_per_block(name, lay, new, compute, x_, x.shape[0], w.shape[-1])
 
 
 class RowCtx(_CachedCtx):
@@ -181,21 +202,19 @@ class RowCtx(_CachedCtx):
             dilated = jnp.zeros((x.shape[0], lay.spread * x.shape[1], x.shape[2]), x.dtype)
             x = dilated.at[:, :: lay.spread].set(x)
         buf = jax.lax.dynamic_update_slice(
-            self._buffer(name, lay, x), x[:, None], (0, lay.spread * r + spec.top, spec.left, 0)
+            self._buffer(name, lay, x), x[:, None], (0, lay.slot(r, spec), spec.left, 0)
         )
         self.buffers[name] = buf
 
         def compute():
-            rows = jax.lax.dynamic_slice(
-                buf, (0, lay.step * y, 0, 0), (buf.shape[0], spec.kh, buf.shape[2], buf.shape[3])
-            )
+            rows = jnp.take(buf, lay.window_rows(y, spec), axis=1)
             out = jax.lax.conv_general_dilated(
                 rows, w, (1, lay.step), 'VALID', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
             )
             return out[:, 0, : lay.out_hw[1]] + p['b']
 
         new = self.i % self._factor(lay, 0) == 0
-        return self._once_per_block(name, lay, new, compute, (y,), x.shape[0], w.shape[-1])
+        return self._once_per_block(name, lay, new, compute, None, x.shape[0], w.shape[-1])
 
 
 class PixelwiseNetwork:
