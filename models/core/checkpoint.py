@@ -35,10 +35,11 @@ Two 32-bit sums with wrapping uint32 arithmetic are computed and packed as ``hi 
   or any larger (e.g. block-shuffled or random) corruption changes it except with probability
   about 2**-32, including the structured cases that ``lo`` misses.
 
-The sums are global reductions in one jitted function, so sharded and multi-process arrays are
-hashed where they live (no host gather, every process gets the same numbers) and all leaves come
-back to the host in one transfer. Leaves that are host (numpy) arrays are converted to words on the
-host with exactly the same layout, so a numpy leaf and the jax array restored from it agree.
+The sums are global reductions in jitted functions (one per leaf shape), so sharded and
+multi-process arrays are hashed where they live (no host gather, every process gets the same
+numbers) and all leaves' sums come back to the host in one batch of transfers. Leaves that are
+host (numpy) arrays are converted to words on the host with exactly the same layout, so a numpy
+leaf and the jax array restored from it agree.
 
 Async saving and buffer donation
 --------------------------------
@@ -184,14 +185,11 @@ def _leaf_sums(words: jax.Array) -> jax.Array:
     return jnp.stack([lo, hi])
 
 
-def _checksum_words_fn(leaves: list[jax.Array]) -> jax.Array:
-    # One (n_leaves, 2) array so that the host needs a single transfer.
-    return jnp.stack([_leaf_sums(_device_words(leaf)) for leaf in leaves])
-
-
-# Per leaf some 30 operations, so compiling it for a big state takes seconds (3.4 s for Flow++ on
-# the digits at full optimisation); it runs only at checkpoints.
-_checksum_words = cold_jit(_checksum_words_fn)
+# One jitted function per leaf, compiled once per leaf shape and dtype. As one function over all
+# leaves (some 30 operations each) it compiled for 37 s on a CPU core for the 2,273 leaves of the
+# paper's PixelCNN++ state with Adam and EMA; per leaf, with its 17 distinct shapes, in 2.5 s.
+# It runs only at checkpoints, so it is compiled without optimisation (`cold_jit`).
+_leaf_checksum = cold_jit(lambda leaf: _leaf_sums(_device_words(leaf)))
 
 
 def state_checksum(state: Any) -> dict[str, int]:
@@ -212,7 +210,7 @@ def state_checksum(state: Any) -> dict[str, int]:
         leaf if isinstance(leaf, jax.Array) else _host_words(np.asarray(leaf))
         for _, leaf in paths_and_leaves
     ]
-    sums = to_host(_checksum_words(inputs)).astype(np.uint64)
+    sums = np.stack(to_host([_leaf_checksum(leaf) for leaf in inputs])).astype(np.uint64)
     return {name: int(lo) | (int(hi) << 32) for name, (lo, hi) in zip(names, sums, strict=True)}
 
 
