@@ -13,7 +13,7 @@ from experiments.run import load_config
 from models.core.inputs import BadInputError
 from models.core.loop import NonFiniteLossError, Trainer, train_and_evaluate
 from models.data import DatasetNotFoundError
-from tests.test_config import CONFIGS
+from tests.core.test_config import CONFIGS
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=os.path.basename)
@@ -42,7 +42,7 @@ def test_baseline_learns_on_digits(tmp_path):
 
 def _nan_config():
     config = load_config(f'{CONFIGS[0]}:smoke')
-    config.model = 'tests.toy_families'
+    config.model = 'tests.core.toy_families'
     config.model_kw = {'kind': 'nan_above'}
     config.optim.model.name = 'sgd'
     config.optim.model.lr = 0.05

@@ -8,7 +8,7 @@ import numpy as np
 
 from experiments.run import parse_args
 from models.core.loop import Trainer
-from tests import subprocess_runs as sp
+from tests.core import subprocess_runs as sp
 
 OVERRIDES = (
     '--config.train.steps=3',

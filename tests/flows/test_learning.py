@@ -13,7 +13,7 @@ from models.core.loop import Trainer, train_and_evaluate
 from models.core.step import make_init, make_train_step
 from models.data import DatasetSpec, image_spec, synthetic2d
 from models.flows import density2d, flowpp, realnvp
-from tests.test_config import CONFIGS
+from tests.core.test_config import CONFIGS
 
 DENSITIES = {
     'realnvp_two_moons': (

@@ -1,6 +1,6 @@
 """The entry point's process-level options, run as a user would run them."""
 
-from tests import subprocess_runs as sp
+from tests.core import subprocess_runs as sp
 
 
 def test_cpu_devices_option_splits_the_host(tmp_path):

@@ -1,6 +1,6 @@
 """Family.evaluation: per-example test outputs reach `summarize` once per real test row.
 
-This module is also the family under test (config.model = 'tests.test_eval_hook').
+This module is also the family under test (config.model = 'tests.core.test_eval_hook').
 """
 
 import jax.numpy as jnp
@@ -10,7 +10,7 @@ from experiments.run import load_config
 from models.core.family import Evaluation, Family
 from models.core.loop import train_and_evaluate
 from models.data import open_split
-from tests.test_config import CONFIGS
+from tests.core.test_config import CONFIGS
 
 
 def make() -> Family:
@@ -39,7 +39,7 @@ def make() -> Family:
 
 def test_evaluation_hook_sees_every_test_row_once_and_no_padding(tmp_path):
     config = load_config(f'{CONFIGS[0]}:smoke')
-    config.model = 'tests.test_eval_hook'
+    config.model = 'tests.core.test_eval_hook'
     config.model_kw = {}
     config.eval.batch_size = 256  # 360 test digits: two batches, the second padded by 152 rows
     config.optim.model.lr = 0.1

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 from models.core.step import ema_decay_at, make_init, make_train_step
-from tests import toy_families
+from tests.core import toy_families
 
 BATCH = {'x': jnp.arange(8.0)}
 

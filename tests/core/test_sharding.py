@@ -55,7 +55,7 @@ def test_training_loop_on_eight_devices_matches_one(tmp_path):
     """The whole loop (loader, init, step, EMA, eval) with the same global batch on 1 and 8."""
     from experiments.run import load_config
     from models.core.loop import train_and_evaluate
-    from tests.test_config import CONFIGS
+    from tests.core.test_config import CONFIGS
 
     results = {}
     for devices in (1, 8):

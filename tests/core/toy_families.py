@@ -1,4 +1,4 @@
-"""Tiny hand-computable families that exercise the shared step (found as 'tests.toy_families')."""
+"""Tiny hand-computable families that exercise the shared step (found as 'tests.core.toy_families')."""
 
 import time
 

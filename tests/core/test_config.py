@@ -10,7 +10,7 @@ from models.core.config import ConfigError, apply_override, defaults, optimizer,
 from models.core.family import make_family
 
 CONFIGS = sorted(
-    glob.glob(os.path.join(os.path.dirname(__file__), '..', 'experiments', 'configs', '*.py'))
+    glob.glob(os.path.join(os.path.dirname(__file__), '..', '..', 'experiments', 'configs', '*.py'))
 )
 CONFIGS = [c for c in CONFIGS if not os.path.basename(c).startswith('_')]
 # Tests use CONFIGS[0] as the fast baseline experiment, whatever other configs sort before it.

@@ -12,11 +12,11 @@ import numpy as np
 
 from experiments.run import parse_args
 from models.core.loop import Trainer
-from tests import subprocess_runs as sp
+from tests.core import subprocess_runs as sp
 
 STEPS = 40
 OVERRIDES = (
-    '--config.model=tests.toy_families',
+    '--config.model=tests.core.toy_families',
     "--config.model_kw.kind='slow_categorical'",
     f'--config.train.steps={STEPS}',
     '--config.train.checkpoint_every=5',
