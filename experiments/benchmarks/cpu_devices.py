@@ -43,9 +43,10 @@ def child(devices: int, batch: int, iters: int, repeats: int) -> float:
     def init(rng, b):
         return {'model': net.init(rng, b['image'][:1].astype(jnp.float32))}
 
-    def loss(params, b, rng):
+    def loss(variables, b, ctx):
         x = b['image'].astype(jnp.float32) / 255.0
-        return {'model': jnp.mean((net.apply(params['model'], x) - x) ** 2)}, {}
+        error = jnp.mean((net.apply(variables.params['model'], x) - x) ** 2)
+        return {'model': error}, {}, variables.state
 
     family = Family(init=init, loss=loss, sample=None)
     mesh = mesh_lib.make_mesh(0)

@@ -98,8 +98,8 @@ def measure_family(
     import optax
 
     from models.core import mesh as mesh_lib
-    from models.core.family import make_family
-    from models.core.step import make_init, make_train_step
+    from models.core.family import as_variables, make_family
+    from models.core.step import eval_variables, make_init, make_train_step
     from models.data import image_spec
 
     spec = image_spec(tuple(shape), levels)
@@ -113,7 +113,9 @@ def measure_family(
     if num_classes:
         local['label'] = rng.integers(0, num_classes, (batch,)).astype(np.int32)
     batch_arrays = mesh_lib.global_batch(local, mesh)
-    probe = jax.eval_shape(family.init, jax.random.PRNGKey(0), batch_arrays)
+    probe = jax.eval_shape(
+        lambda r, b: as_variables(family.init(r, b)).params, jax.random.PRNGKey(0), batch_arrays
+    )
     players = sorted(probe)
     opts = {p: optax.adam(1e-4) for p in players}
     decays = {p: ema for p in players} if ema else {}
@@ -141,10 +143,10 @@ def measure_family(
     }
     if sample_num:
         sample = jax.jit(family.sample, static_argnums=2, out_shardings=data)
-        params = state['params']
-        jax.block_until_ready(sample(params, jax.random.PRNGKey(1), sample_num))
+        variables = eval_variables(state, use_ema=False)
+        jax.block_until_ready(sample(variables, jax.random.PRNGKey(1), sample_num))
         start = time.perf_counter()
-        jax.block_until_ready(sample(params, jax.random.PRNGKey(2), sample_num))
+        jax.block_until_ready(sample(variables, jax.random.PRNGKey(2), sample_num))
         result['sample_s'] = time.perf_counter() - start
     return result
 

@@ -30,6 +30,7 @@ def measure(batch_size: int, iters: int, repeats: int) -> dict[str, float]:
 
     from models.baselines import pixel_categorical
     from models.core import mesh as mesh_lib
+    from models.core.family import Variables
     from models.core.step import ema_decay_at, make_init, make_train_step
     from models.data import image_spec
 
@@ -58,7 +59,7 @@ def measure(batch_size: int, iters: int, repeats: int) -> dict[str, float]:
             params, opt_state, ema, step = state
 
             def loss(p):
-                return family.loss({'model': p}, batch, None)[0]['model']
+                return family.loss(Variables({'model': p}), batch, None)[0]['model']
 
             value, grads = jax.value_and_grad(loss)(params)
             updates, opt_state = opt.update(grads, opt_state, params)

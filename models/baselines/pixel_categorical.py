@@ -33,12 +33,13 @@ def make(
     # Logits over [*shape, K], or over [channels, K] broadcast to every position when tied.
     param_shape = (shape[-1],) if tie_positions else shape
 
-    def full_logits(params):
-        return jnp.broadcast_to(params['model']['logits'], (*shape, levels))
+    def full_logits(variables):
+        return jnp.broadcast_to(variables.params['model']['logits'], (*shape, levels))
 
-    def log_prob(params, batch):
+    def log_prob(variables, batch, rng=None):
+        del rng  # exact likelihood: nothing to draw
         x = batch[key].astype(jnp.int32).reshape(-1, num_dims)  # [B, D]
-        logp = jax.nn.log_softmax(full_logits(params), axis=-1).reshape(num_dims, levels)
+        logp = jax.nn.log_softmax(full_logits(variables), axis=-1).reshape(num_dims, levels)
         # A gather by (position, value): its gradient scatters into [D, K] directly, never
         # materialising a [B, D, K] one-hot or broadcast.
         per_dim = logp[jnp.arange(num_dims)[None, :], x]  # [B, D]
@@ -54,16 +55,15 @@ def make(
             counts = counts.reshape(-1, shape[-1], levels).sum(axis=0)  # [C, K]
         return {'model': {'logits': jnp.log(counts + init_smoothing)}}
 
-    def loss(params, batch, rng):
-        del rng
-        nll = -log_prob(params, batch)
-        mean_nll = jnp.mean(nll)
+    def loss(variables, batch, ctx):
+        mean_nll = jnp.mean(-log_prob(variables, batch))
         # Optimise per-dimension nats so the learning rate does not depend on the image size.
-        return {'model': mean_nll / num_dims}, {'bpd/total': bits_per_dim(mean_nll, num_dims)}
+        metrics = {'bpd/total': bits_per_dim(mean_nll, num_dims)}
+        return {'model': mean_nll / num_dims}, metrics, variables.state
 
-    def sample(params, rng, num):
+    def sample(variables, rng, num):
         # Inverse-CDF sampling: one uniform per sub-pixel instead of K Gumbels per sub-pixel.
-        cdf = jnp.cumsum(jax.nn.softmax(full_logits(params), axis=-1), axis=-1)  # [*shape, K]
+        cdf = jnp.cumsum(jax.nn.softmax(full_logits(variables), axis=-1), axis=-1)  # [*shape, K]
         u = jax.random.uniform(rng, (num, *shape, 1))
         values = jnp.sum(cdf[None, ..., :-1] < u, axis=-1)  # [num, *shape]
         return values.astype(jnp.int32)

@@ -411,6 +411,17 @@ class Checkpointer:
             )
         raise CorruptCheckpointError(str(self.directory), failures)
 
+    def read_meta(self, step: int) -> dict | None:
+        """The meta JSON of `step` alone (no arrays read), or None if it cannot be read."""
+        try:
+            restored = self._manager.restore(
+                int(step), args=ocp.args.Composite(**{_META: ocp.args.JsonRestore()})
+            )
+        except Exception:  # noqa: BLE001 - an unreadable meta is for restore's fallback to judge
+            return None
+        meta = restored[_META]
+        return dict(meta) if isinstance(meta, dict) else None
+
     def _try_restore(self, abstract_state: Any, step: int) -> tuple[tuple[Any, dict] | None, str]:
         """``((state, meta), '')`` if ``step`` restores intact, else ``(None, reason)``."""
         try:

@@ -16,7 +16,7 @@ import ml_collections
 
 # Sections whose keys are free: the family's keyword arguments (checked against make()'s
 # signature), the paper numbers, and one optimizer entry per player (checked against OPTIMIZER).
-FREE_SECTIONS = ('model_kw', 'expected', 'optim')
+FREE_SECTIONS = ('model_kw', 'expected', 'optim', 'data.aux')
 
 CHOICES = {
     'train.on_nonfinite': ('stop', 'skip'),
@@ -52,6 +52,27 @@ def optimizer(**overrides: Any) -> ml_collections.ConfigDict:
 OPTIMIZER = optimizer()
 
 
+def aux_source(**overrides: Any) -> ml_collections.ConfigDict:
+    """A second data source a family reads beside (or instead of) the main one: a labelled
+    subset, expert demonstrations. Opened by the data layer under `config.data.data_dir`; each
+    step's rows come in the batch as `batch['aux'][<entry name>]`, the same on resume."""
+    source = ml_collections.ConfigDict(
+        {
+            'name': '',  # dataset name; '' = config.data.name
+            'split': 'train',
+            'batch_size': 64,  # global rows per step, split over processes and devices
+            'per_class': 0,  # > 0: only a class-balanced subset with this many per class
+            'subset_seed': 0,  # which examples that subset holds
+            'seed': 0,  # the order rows are drawn in
+        }
+    )
+    source.update(overrides)
+    return source
+
+
+AUX_SOURCE = aux_source()
+
+
 def defaults() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.model = ''  # dotted path under models/, e.g. 'baselines.pixel_categorical'
@@ -59,12 +80,13 @@ def defaults() -> ml_collections.ConfigDict:
 
     c.data = ml_collections.ConfigDict(
         {
-            'name': '',
+            'name': '',  # '' = no main dataset (a family whose data comes from an environment)
             'data_dir': '',  # '' = the local cache for bundled datasets; a gs:// bucket on a pod
             'train_split': 'train',
             'eval_split': 'test',
             'cache': True,  # decode the split once into memory (splits over 2 GiB never are)
             'seed': 0,  # data order; independent of the model seed
+            'aux': ml_collections.ConfigDict(),  # {entry name: aux_source()}
         }
     )
     c.train = ml_collections.ConfigDict(
@@ -188,8 +210,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(
             "config.model is empty: name a family, e.g. 'baselines.pixel_categorical'"
         )
-    if not config.data.name:
-        raise ConfigError("config.data.name is empty: name a dataset, e.g. 'digits8x8'")
+    for name, source in config.data.aux.items():
+        if not isinstance(source, ml_collections.ConfigDict):
+            raise ConfigError(f'config.data.aux.{name} must be a section (config.aux_source())')
+        _check_section(source, AUX_SOURCE, f'data.aux.{name}.')
+        if source.batch_size <= 0 or source.per_class < 0:
+            raise ConfigError(
+                f'config.data.aux.{name}: batch_size must be positive and per_class >= 0'
+            )
+        if not (source.name or config.data.name):
+            raise ConfigError(f'config.data.aux.{name}.name is empty and so is config.data.name')
     if len(config.optim) == 0:
         raise ConfigError('config.optim has no player: add one optimizer entry per player')
     for player, opt in config.optim.items():

@@ -21,19 +21,17 @@ import numpy as np
 import tqdm
 
 from models.core import checkpoint as checkpoint_lib
-from models.core import images
+from models.core import images, run_identity
 from models.core import mesh as mesh_lib
 from models.core.cold import cold_jit
 from models.core.config import validate
 from models.core.family import Family, make_family
-from models.core.inputs import check_batch
 from models.core.metrics import MetricWriter, bits_per_dim, summarize
 from models.core.optim import make_optimizers
 from models.core.preemption import Preempted, PreemptionWatch
-from models.core.step import eval_params, make_eval_step, make_init, make_train_step
-from models.data import eval_batches, open_split
-from models.data.loader import TrainBatches
-from models.data.sources import gather
+from models.core.run_inputs import RunInputs
+from models.core.step import eval_variables, make_eval_step, make_init, make_train_step
+from models.data import eval_batches
 
 log = logging.getLogger(__name__)
 MAX_STEPS_IN_FLIGHT = 2
@@ -41,12 +39,6 @@ MAX_STEPS_IN_FLIGHT = 2
 
 class NonFiniteLossError(FloatingPointError):
     pass
-
-
-def _with_sharding(abstract: Any, sharding: Any) -> Any:
-    return jax.tree.map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding), abstract
-    )
 
 
 def _num_dims(spec) -> int:
@@ -69,37 +61,38 @@ class Trainer:
             jax.default_backend(),
             jax.process_count(),
         )
-        mesh_lib.check_batch_size(config.train.batch_size, self.mesh)
-        mesh_lib.check_batch_size(config.eval.batch_size, self.mesh, 'config.eval.batch_size')
         self.replicated = mesh_lib.replicated(self.mesh)
+        self.data_sharded = mesh_lib.data_sharded(self.mesh)
+        if config.data.name:
+            mesh_lib.check_batch_size(config.train.batch_size, self.mesh)
+            mesh_lib.check_batch_size(config.eval.batch_size, self.mesh, 'config.eval.batch_size')
+        for name, aux in config.data.aux.items():
+            mesh_lib.check_batch_size(
+                aux.batch_size, self.mesh, f'config.data.aux.{name}.batch_size'
+            )
 
-        self.train_source, self.spec, self.eval_source = self._open_data()
-        self.family: Family = make_family(config.model, config.model_kw.to_dict(), self.spec)
+        self.inputs = self._open_data()
+        self.spec = self.inputs.spec
+        self.family: Family = make_family(
+            config.model, config.model_kw.to_dict(), self.spec, self.inputs.aux_specs
+        )
         self.players = tuple(config.optim.keys())
         optimizers = make_optimizers(config.optim, config.train.steps)
         ema_decays = {p: float(o.ema_decay) for p, o in config.optim.items()}
-
-        self.loader = TrainBatches(
-            self.train_source,
-            config.train.batch_size,
-            seed=config.data.seed,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
+        host_first = self.inputs[0]
+        self._first_batch = (
+            None if host_first is None else mesh_lib.global_batch(host_first, self.mesh)
         )
-        first = self.loader[0]
-        check_batch(first, self.spec, f'{config.data.name}/{config.data.train_split}')
-        head = np.arange(min(len(self.eval_source), config.eval.batch_size))
-        check_batch(
-            gather(self.eval_source, head),
-            self.spec,
-            f'{config.data.name}/{config.data.eval_split}',
-        )
-        self._first_batch = mesh_lib.global_batch(first, self.mesh)
 
         self._init = make_init(self.family, optimizers, ema_decays)
         self._rng = jax.random.PRNGKey(config.train.seed)
         abstract = jax.eval_shape(self._init, self._rng, self._first_batch)
-        self.abstract_state = _with_sharding(abstract, self.replicated)
+        self.state_shardings = self._state_shardings(abstract)
+        self.abstract_state = jax.tree.map(
+            lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
+            abstract,
+            self.state_shardings,
+        )
         batch_abstract = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), self._first_batch
         )
@@ -108,8 +101,8 @@ class Trainer:
         self.train_step = (
             jax.jit(
                 step_fn,
-                in_shardings=(self.replicated, mesh_lib.data_sharded(self.mesh)),
-                out_shardings=(self.replicated, self.replicated),
+                in_shardings=(self.state_shardings, self.data_sharded),
+                out_shardings=(self.state_shardings, self.replicated),
                 donate_argnums=0,
             )
             .lower(self.abstract_state, batch_abstract)
@@ -117,47 +110,70 @@ class Trainer:
         )
         self._eval_step = None
         if self.family.log_prob is not None:
+            if self.inputs.eval_source is None:
+                raise ValueError(f'{config.model} has a log_prob but config.data.name is empty')
             self._eval_step = jax.jit(make_eval_step(self.family), out_shardings=self.replicated)
         self._eval_outputs = None
         if self.family.evaluation is not None:
             self._eval_outputs = jax.jit(self.family.evaluation.outputs)
         # Samples are split over the devices like a batch: each device draws its share.
         self._sample = jax.jit(
-            self.family.sample, static_argnums=2, out_shardings=mesh_lib.data_sharded(self.mesh)
+            self.family.sample, static_argnums=2, out_shardings=self.data_sharded
         )
         self.checkpointer = checkpoint_lib.Checkpointer(
             os.path.join(self.workdir, 'checkpoints'), keep=config.train.keep_checkpoints
         )
 
-    def _open_data(self):
-        """Opens both splits; process 0 first, so hosts sharing a data_dir never build at once."""
-        data = self.config.data
-        data_dir = data.data_dir or None
+    def _state_shardings(self, abstract: dict[str, Any]) -> dict[str, Any]:
+        """Replicated, except loop-state leaves the family splits over the data axis."""
+        shardings = jax.tree.map(lambda _: self.replicated, abstract)
+        if self.family.state_sharding is None:
+            return shardings
+        marks = self.family.state_sharding(abstract['state'])
+        devices = self.mesh.devices.size
 
-        def open_both():
-            train, spec = open_split(data.name, data.train_split, data_dir, cache=data.cache)
-            test, _ = open_split(data.name, data.eval_split, data_dir, cache=data.cache)
-            return train, spec, test
+        def leaf(mark, a):
+            if not mark:
+                return self.replicated
+            if a.ndim == 0 or a.shape[0] % devices:
+                raise ValueError(
+                    f'{self.config.model}: a loop-state leaf of shape {a.shape} is marked to be '
+                    f'split over the data axis, but its leading axis is not a multiple of the '
+                    f'{devices} devices'
+                )
+            return self.data_sharded
+
+        shardings['state'] = jax.tree.map(leaf, marks, abstract['state'])
+        return shardings
+
+    def _open_data(self) -> RunInputs:
+        """Opens every source; process 0 first, so hosts sharing a data_dir never build at once."""
+
+        def open_all():
+            return RunInputs(
+                self.config.data, self.config.train.batch_size, self.config.eval.batch_size
+            )
 
         if jax.process_count() == 1:
-            return open_both()
+            return open_all()
         from jax.experimental import multihost_utils
 
-        opened = open_both() if self.is_main else None
+        opened = open_all() if self.is_main else None
         multihost_utils.sync_global_devices('datasets prepared')
-        return opened or open_both()
+        return opened or open_all()
 
     # -- state ---------------------------------------------------------------------------------
 
     def initial_state(self) -> dict[str, Any]:
         """Restores the newest good checkpoint, or initialises (data-dependently) from batch 0."""
+        self._check_identity()
         try:
             restored = self.checkpointer.restore(self.abstract_state)
         except checkpoint_lib.CorruptCheckpointError as e:
             raise checkpoint_lib.CorruptCheckpointError(
                 e.directory,
                 e.failures,
-                hint='If the model, optimizer or EMA settings changed since these checkpoints were '
+                hint='If the optimizer or EMA settings changed since these checkpoints were '
                 'written, their state no longer fits: use a new --workdir.',
             ) from e
         if restored is not None:
@@ -165,12 +181,20 @@ class Trainer:
             log.info('restored checkpoint at step %d from %s', step, self.workdir)
             self._warn_config_changes(meta.get('config', {}))
             return state
-        init = cold_jit(self._init, out_shardings=self.replicated)  # runs once: compile fast
+        init = cold_jit(self._init, out_shardings=self.state_shardings)  # runs once: compile fast
         return init(self._rng, self._first_batch)
+
+    def _check_identity(self) -> None:
+        """Another format's or another model's checkpoints are refused before anything is read."""
+        for step in reversed(self.checkpointer.all_steps()):
+            meta = self.checkpointer.read_meta(step)
+            if meta is not None:  # an unreadable meta is the corrupt-checkpoint fallback's case
+                run_identity.check_compatible(meta, self.config, self.workdir)
+                return
 
     def _warn_config_changes(self, saved: dict[str, Any]) -> None:
         now = json.loads(self.config.to_json())
-        for section in ('model', 'model_kw', 'data', 'optim'):
+        for section in ('data', 'optim', 'train'):
             if section in saved and saved[section] != now.get(section):
                 log.warning(
                     "config.%s differs from the checkpoint's: %s -> %s",
@@ -192,6 +216,7 @@ class Trainer:
     def save(self, state, step: int, force: bool = False) -> None:
         self._check_finite(state)
         meta = {
+            **run_identity.meta_fields(self.config),
             'config': json.loads(self.config.to_json()),
             'data_position': int(step),  # batch index the next step reads
             'process_count': jax.process_count(),
@@ -200,31 +225,32 @@ class Trainer:
 
     # -- evaluation ------------------------------------------------------------------------------
 
-    def evaluate(self, state) -> dict[str, float]:
-        """The test split's likelihood (families with `log_prob`) and the family's own metrics."""
+    def eval_key(self, step: int, batch_index: int) -> jax.Array:
+        """The key of test batch `batch_index` at `step`: independent of devices and processes."""
+        base = jax.random.fold_in(jax.random.PRNGKey(self.config.train.seed + 2), step)
+        return jax.random.fold_in(base, batch_index)
+
+    def evaluate(self, state, step: int | None = None) -> dict[str, float]:
+        """The test split's likelihood bounds (families with `log_prob`) and the family's own
+        metrics. `step` picks the evaluation keys (default: the state's step)."""
         if self._eval_step is None and self._eval_outputs is None:
             return {}
-        params = eval_params(state, self.config.eval.use_ema)
+        if step is None:
+            step = int(mesh_lib.to_host(state['step']))
+        variables = eval_variables(state, self.config.eval.use_ema)
         totals = None
         outputs: list[dict[str, np.ndarray]] = []
-        eval_rng = jax.random.PRNGKey(self.config.train.seed + 2)
-        batches = eval_batches(
-            self.eval_source,
-            self.config.eval.batch_size,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
-        )
-        for i, (local, mask) in enumerate(batches):
-            if self.config.eval.max_batches and i >= self.config.eval.max_batches:
-                break
-            batch = mesh_lib.global_batch({**local, '__mask__': mask}, self.mesh)
-            mask_global = batch.pop('__mask__')
+        for i, (batch, mask) in enumerate(self._eval_batches()):
+            key = self.eval_key(step, i)
             if self._eval_step is not None:
-                out = self._eval_step(params, batch, mask_global)
+                out = self._eval_step(variables, batch, mask, key)
                 totals = out if totals is None else jax.tree.map(lambda a, b: a + b, totals, out)
             if self._eval_outputs is not None:
-                rows = self._eval_outputs(params, batch, jax.random.fold_in(eval_rng, i))
-                rows, real = mesh_lib.to_host((rows, mask_global))
+                rows = self._eval_outputs(variables, batch, key)
+                if mask is None:
+                    outputs.append(mesh_lib.to_host(rows))
+                    continue
+                rows, real = mesh_lib.to_host((rows, mask))
                 outputs.append({k: v[real > 0] for k, v in rows.items()})
         result = {}
         if totals is not None:
@@ -234,23 +260,47 @@ class Trainer:
             result.update(self.family.evaluation.summarize(gathered))
         return result
 
+    def _eval_batches(self):
+        """(global batch, global mask) pairs of the test split; (None, None) rounds without one."""
+        max_batches = self.config.eval.max_batches
+        if self.inputs.eval_source is None:
+            yield from ((None, None) for _ in range(max(1, max_batches)))
+            return
+        batches = eval_batches(
+            self.inputs.eval_source,
+            self.config.eval.batch_size,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        )
+        for i, (local, mask) in enumerate(batches):
+            if max_batches and i >= max_batches:
+                break
+            batch = mesh_lib.global_batch({**local, '__mask__': mask}, self.mesh)
+            yield batch, batch.pop('__mask__')
+
     def _likelihood(self, totals) -> dict[str, float]:
+        """test/nll and test/bpd for the headline bound; test/<name>_nll, _bpd for the others."""
         count = float(totals['count'])
-        nll = -float(totals['log_prob_sum']) / count
-        result = {'test/nll': nll, 'test/count': count}
-        if totals['nonfinite']:
-            result['test/nonfinite'] = float(totals['nonfinite'])
-        if self.spec.num_levels is not None:
-            result['test/bpd'] = bits_per_dim(nll, _num_dims(self.spec))
+        result = {'test/count': count}
+        names = sorted({k.split('/')[0] for k in totals if k != 'count'})
+        for name in names:
+            prefix = 'test/' if name == 'log_prob' else f'test/{name}_'
+            nll = -float(totals[f'{name}/sum']) / count
+            result[f'{prefix}nll'] = nll
+            if totals[f'{name}/nonfinite']:
+                result[f'{prefix}nonfinite'] = float(totals[f'{name}/nonfinite'])
+            if self.spec.num_levels is not None:
+                result[f'{prefix}bpd'] = bits_per_dim(nll, _num_dims(self.spec))
         return result
 
-    def sample(self, state, num: int, seed: int = 0) -> np.ndarray:
+    def sample(self, state, num: int, seed: int = 0) -> Any:
         """`num` samples on every process (rounded up to a multiple of the device count)."""
         devices = self.mesh.devices.size
         padded = -(-num // devices) * devices
-        params = eval_params(state, self.config.eval.use_ema)
+        variables = eval_variables(state, self.config.eval.use_ema)
         rng = jax.random.fold_in(jax.random.PRNGKey(self.config.train.seed + 1), seed)
-        return mesh_lib.to_host(self._sample(params, rng, padded))[:num]
+        samples = mesh_lib.to_host(self._sample(variables, rng, padded))
+        return jax.tree.map(lambda x: x[:num], samples)
 
     def write_samples(self, state, step: int) -> str | None:
         samples = self.sample(state, self.config.eval.num_samples, seed=step)
@@ -258,7 +308,10 @@ class Trainer:
             return None
         os.makedirs(os.path.join(self.workdir, 'samples'), exist_ok=True)
         path = os.path.join(self.workdir, 'samples', f'step_{step:08d}.png')
-        images.save_samples(path, samples, self.spec.num_levels)
+        if self.family.render is not None:
+            self.family.render(path, samples)
+        else:
+            images.save_samples(path, samples, self.spec.num_levels if self.spec else None)
         return path
 
     # -- the loop -------------------------------------------------------------------------------
@@ -287,9 +340,10 @@ class Trainer:
         batches = None
         watch = PreemptionWatch()
         try:
-            batches = self.loader.iterate(start)
+            batches = self.inputs.iterate(start)
             for step in range(start, total):
-                batch = mesh_lib.global_batch(next(batches), self.mesh)
+                host_batch = next(batches)
+                batch = None if host_batch is None else mesh_lib.global_batch(host_batch, self.mesh)
                 state, metrics = self.train_step(state, batch)
                 history.append(metrics)
                 in_flight.append(metrics)
@@ -308,15 +362,16 @@ class Trainer:
                     if summary.get('nonfinite/first_bad_step', -1) >= 0:
                         self._check_finite(state)
                     writer.write(done, summary)
-                    loss_key = f'{self.players[0]}/loss'
-                    progress.set_postfix(
-                        loss=f'{summary[loss_key]:.4f}', steps_s=f'{summary["steps_per_sec"]:.1f}'
-                    )
+                    postfix = {'steps_s': f'{summary["steps_per_sec"]:.1f}'}
+                    loss_key = f'{self.players[0]}/loss'  # absent from some families' own updates
+                    if loss_key in summary:
+                        postfix['loss'] = f'{summary[loss_key]:.4f}'
+                    progress.set_postfix(postfix)
                 progress.update(1)
                 if train.checkpoint_every and done % train.checkpoint_every == 0 and done < total:
                     self.save(state, done)
                 if done % train.eval_every == 0 and done < total:
-                    writer.write(done, self.evaluate(state))
+                    writer.write(done, self.evaluate(state, done))
                 if done % train.sample_every == 0 and done < total:
                     self.write_samples(state, done)
                 if done < total and watch.should_stop(done):
@@ -325,7 +380,7 @@ class Trainer:
                     raise Preempted(done, self.workdir)
             if self.checkpointer.latest_step() != total:  # a finished run, re-run, saves nothing
                 self.save(state, total, force=True)
-            final = self.evaluate(state)
+            final = self.evaluate(state, total)
             writer.write(total, final)
             self.write_samples(state, total)
         finally:

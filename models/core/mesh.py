@@ -6,6 +6,8 @@ is replicated. The same code runs on one CPU, one GPU, fake CPU devices, and all
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -50,8 +52,9 @@ def check_batch_size(global_batch: int, mesh: Mesh, what: str = 'config.train.ba
         )
 
 
-def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """Each process passes its own rows; the result is one array sharded over the data axis."""
+def global_batch(local: Any, mesh: Mesh) -> Any:
+    """Each process passes its own rows; each leaf becomes one array sharded over the data axis
+    (nested dicts, e.g. a batch's auxiliary sources, keep their structure)."""
     sharding = data_sharded(mesh)
     process_count = jax.process_count()
 
@@ -60,7 +63,7 @@ def global_batch(local: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Arra
         shape = (x.shape[0] * process_count, *x.shape[1:])
         return jax.make_array_from_process_local_data(sharding, x, shape)
 
-    return {k: make(v) for k, v in local.items()}
+    return jax.tree.map(make, local)
 
 
 def to_host(tree):

@@ -126,6 +126,23 @@ class _TfdsSource:
         return stack([self._select(example) for example in examples])
 
 
+class Subset:
+    """The examples `indices` of another source (a labelled subset, say), in that order."""
+
+    def __init__(self, source: Source, indices: Sequence[int] | np.ndarray):
+        self.source = source
+        self.indices = np.asarray(indices, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.source[int(self.indices[index])]
+
+    def gather(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        return gather(self.source, self.indices[np.asarray(indices, np.int64)])
+
+
 def stack(examples: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     """Stacks a list of example dicts into a dict of arrays."""
     return {key: np.stack([np.asarray(e[key]) for e in examples]) for key in examples[0]}

@@ -17,15 +17,15 @@ def make() -> Family:
     def init(rng, batch):
         return {'model': {'w': jnp.zeros(())}}
 
-    def loss(params, batch, rng):
-        return {'model': (params['model']['w'] - 1.0) ** 2}, {}
+    def loss(variables, batch, ctx):
+        return {'model': (variables.params['model']['w'] - 1.0) ** 2}, {}, variables.state
 
-    def sample(params, rng, num):
+    def sample(variables, rng, num):
         return jnp.zeros((num, 8, 8, 1), jnp.int32)
 
-    def outputs(params, batch, rng):
+    def outputs(variables, batch, rng):
         pixels = batch['image'].astype(jnp.float32).sum(axis=(1, 2, 3))  # [B]
-        return {'label': batch['label'], 'pixels': pixels + params['model']['w']}
+        return {'label': batch['label'], 'pixels': pixels + variables.params['model']['w']}
 
     def summarize(rows):
         return {

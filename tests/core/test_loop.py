@@ -83,7 +83,7 @@ def test_missing_dataset_names_it_and_how_to_prepare(tmp_path):
 
 
 def test_out_of_range_levels_are_refused_before_compiling(tmp_path, monkeypatch):
-    from models.core import loop
+    from models.core import loop, run_inputs
     from models.core.inputs import check_batch
     from models.data import ArraySource, open_split
 
@@ -96,7 +96,7 @@ def test_out_of_range_levels_are_refused_before_compiling(tmp_path, monkeypatch)
     def no_compile(*args, **kwargs):
         raise AssertionError('the step was built before the data were checked')
 
-    monkeypatch.setattr(loop, 'open_split', fake_open_split)
+    monkeypatch.setattr(run_inputs, 'open_split', fake_open_split)
     monkeypatch.setattr(loop, 'make_train_step', no_compile)
     config = load_config(f'{CONFIGS[0]}:smoke')
     with pytest.raises(BadInputError, match=r'\[17, 17\], outside the declared 17 levels'):
@@ -139,14 +139,20 @@ def test_relative_workdir_as_in_the_readme(tmp_path, monkeypatch):
     assert os.path.isdir(tmp_path / 'runs' / 'demo' / 'checkpoints' / str(config.train.steps))
 
 
-def test_changed_model_state_shape_gets_a_hint(tmp_path):
-    from models.core.checkpoint import CorruptCheckpointError
+def test_another_models_checkpoints_are_refused_naming_both(tmp_path):
+    from models.core.run_identity import IncompatibleCheckpointError
 
     config = load_config(f'{CONFIGS[0]}:smoke')
     train_and_evaluate(config, str(tmp_path))
+    before = sorted(os.listdir(tmp_path / 'checkpoints'))
     config.model_kw = {'tie_positions': True}  # different parameter shapes, same workdir
-    with pytest.raises(CorruptCheckpointError, match='use a new --workdir'):
+    with pytest.raises(
+        IncompatibleCheckpointError,
+        match=r'another model.*model_kw: \{\} there, '
+        r"\{'tie_positions': True\} here.*new --workdir",
+    ):
         train_and_evaluate(config, str(tmp_path))
+    assert sorted(os.listdir(tmp_path / 'checkpoints')) == before  # nothing renamed or written
 
 
 def test_report_puts_expected_next_to_measured(tmp_path):

@@ -57,14 +57,76 @@ def test_nonfinite_skip_counts_and_keeps_params():
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(state['params']))
 
 
-def test_state_subtree_is_not_trained_but_updated():
+def test_loop_state_is_not_trained_or_averaged_but_updated():
     opts = {'model': optax.adam(0.1)}
-    state, _ = _run(toy_families.running_mean(), opts, 3)
-    np.testing.assert_allclose(state['params']['model']['state']['mean'], 3.5)
-    np.testing.assert_allclose(state['params']['model']['state']['n'], 3.0)
-    # The optimizer only carries moments for the trainable 'w'.
-    mu = state['opt']['model'][0].mu
-    assert set(mu) == {'w'}
+    state, _ = _run(toy_families.running_mean(), opts, 3, ema={'model': 0.9})
+    np.testing.assert_allclose(state['state']['mean'], 3.5)
+    np.testing.assert_allclose(state['state']['n'], 3.0)
+    # The optimizer and the EMA only carry the trainable 'w'.
+    assert set(state['params']['model']) == {'w'}
+    assert set(state['opt']['model'][0].mu) == {'w'}
+    assert set(state['ema']['model']) == {'w'}
+
+
+def test_loss_sees_the_step_number_and_one_key_per_step():
+    family = toy_families.context_probe()
+    opts = {'a': optax.sgd(0.1), 'b': optax.sgd(0.1)}
+    state = make_init(family, opts, {})(jax.random.PRNGKey(0), BATCH)
+    step = jax.jit(make_train_step(family, opts, {}))
+    draws = []
+    for t in range(3):
+        expected = jax.random.uniform(jax.random.fold_in(state['rng'], t))
+        state, metrics = step(state, BATCH)
+        assert float(metrics['step_seen']) == t
+        np.testing.assert_array_equal(metrics['draw'], expected)  # the same key for both players
+        draws.append(float(metrics['draw']))
+    assert len(set(draws)) == 3
+
+
+def test_family_update_runs_minibatch_epochs_like_a_hand_written_loop():
+    """A family that owns its update (K epochs of shuffled minibatches, as PPO does) matches a
+    plain Python loop over the same minibatches with the same optax optimizer."""
+    epochs, minibatches = 3, 4
+    family = toy_families.minibatch_epochs(epochs, minibatches)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype(np.float32)
+    batch = {'x': jnp.asarray(x), 'y': jnp.asarray(x @ np.array([1.0, -2.0, 0.5], np.float32) + 3)}
+    opt = optax.adam(0.05)
+    state = make_init(family, {'model': opt}, {})(jax.random.PRNGKey(0), batch)
+    train_step = jax.jit(make_train_step(family, {'model': opt}, {}))
+
+    params = jax.tree.map(np.asarray, state['params']['model'])
+    opt_state = opt.init(params)
+    steps = 2
+    for t in range(steps):
+        step_key = jax.random.fold_in(state['rng'], t)
+        for key in jax.random.split(step_key, epochs):
+            order = np.asarray(jax.random.permutation(key, 16)).reshape(minibatches, -1)
+            for rows in order:
+                xb, yb = batch['x'][rows], batch['y'][rows]
+                grads = jax.grad(
+                    lambda p, xb=xb, yb=yb: jnp.mean((xb @ p['w'] + p['b'] - yb) ** 2)
+                )(params)
+                updates, opt_state = opt.update(grads, opt_state, params)
+                params = optax.apply_updates(params, updates)
+    for _ in range(steps):
+        state, metrics = train_step(state, batch)
+    np.testing.assert_allclose(state['params']['model']['w'], params['w'], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(state['params']['model']['b'], params['b'], rtol=1e-5, atol=1e-6)
+    # 2 steps x 3 epochs x 4 minibatches = 24 adam updates, counted by the optimizer itself.
+    assert int(state['opt']['model'][0].count) == steps * epochs * minibatches
+
+
+def test_family_update_guard_skips_a_nonfinite_minibatch():
+    family = toy_families.minibatch_epochs(1, 2)
+    batch = {'x': jnp.ones((4, 1)), 'y': jnp.array([1.0, 1.0, jnp.nan, 1.0])}
+    opts = {'model': optax.sgd(0.1)}
+    state = make_init(family, opts, {'model': 0.5})(jax.random.PRNGKey(0), batch)
+    state, _ = jax.jit(make_train_step(family, opts, {'model': 0.5}, 'skip'))(state, batch)
+    assert int(state['nonfinite']['skipped']) == 1
+    assert np.isfinite(np.asarray(state['params']['model']['w'])).all()
+    # A player with a skipped update this step keeps its EMA.
+    np.testing.assert_array_equal(state['ema']['model']['w'], 0.0)
 
 
 def test_ema_follows_debiased_decay():
@@ -88,8 +150,10 @@ def test_skip_mode_skips_only_the_bad_player():
     def init(rng, batch):
         return {'a': {'w': jnp.zeros(())}, 'b': {'v': jnp.zeros(())}}
 
-    def loss(params, batch, rng):
-        return {'a': params['a']['w'] ** 2 + jnp.nan, 'b': (params['b']['v'] - 1.0) ** 2}, {}
+    def loss(variables, batch, ctx):
+        params = variables.params
+        losses = {'a': params['a']['w'] ** 2 + jnp.nan, 'b': (params['b']['v'] - 1.0) ** 2}
+        return losses, {}, variables.state
 
     family = Family(init=init, loss=loss, sample=None)
     opts = {'a': optax.sgd(0.1), 'b': optax.sgd(0.1)}

@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 
 from models.baselines import pixel_categorical
-from models.core.family import STATE_KEY, STATE_UPDATES_KEY, Family
+from models.core.family import Evaluation, Family, Variables
 
 
-def _no_sample(params, rng, num):
+def _no_sample(variables, rng, num):
     return jnp.zeros((num, 2))
 
 
@@ -19,9 +19,9 @@ def two_player() -> Family:
     def init(rng, batch):
         return {'a': {'w': jnp.zeros(())}, 'b': {'v': jnp.zeros(())}}
 
-    def loss(params, batch, rng):
-        w, v = params['a']['w'], params['b']['v']
-        return {'a': (w - 1.0) ** 2, 'b': (v - w) ** 2}, {'w': w, 'v': v}
+    def loss(variables, batch, ctx):
+        w, v = variables.params['a']['w'], variables.params['b']['v']
+        return {'a': (w - 1.0) ** 2, 'b': (v - w) ** 2}, {'w': w, 'v': v}, variables.state
 
     return Family(init=init, loss=loss, sample=_no_sample)
 
@@ -32,10 +32,10 @@ def nan_above(threshold: float = 1.0) -> Family:
     def init(rng, batch):
         return {'model': {'w': jnp.zeros(())}}
 
-    def loss(params, batch, rng):
-        w = params['model']['w']
+    def loss(variables, batch, ctx):
+        w = variables.params['model']['w']
         poison = jnp.where(w > threshold, jnp.nan, 0.0)
-        return {'model': (w - 5.0) ** 2 + poison}, {}
+        return {'model': (w - 5.0) ** 2 + poison}, {}, variables.state
 
     return Family(init=init, loss=loss, sample=_no_sample)
 
@@ -44,28 +44,119 @@ def running_mean() -> Family:
     """Fits w to the batch mean while keeping a non-trainable running mean of the data."""
 
     def init(rng, batch):
-        return {
-            'model': {'w': jnp.zeros(()), STATE_KEY: {'mean': jnp.zeros(()), 'n': jnp.zeros(())}}
-        }
+        return Variables(
+            {'model': {'w': jnp.zeros(())}}, {'mean': jnp.zeros(()), 'n': jnp.zeros(())}
+        )
 
-    def loss(params, batch, rng):
-        p = params['model']
+    def loss(variables, batch, ctx):
+        state = variables.state
         x = batch['x'].mean()
-        n = p[STATE_KEY]['n'] + 1.0
-        mean = p[STATE_KEY]['mean'] + (x - p[STATE_KEY]['mean']) / n
-        return {'model': (p['w'] - x) ** 2}, {STATE_UPDATES_KEY: {'model': {'mean': mean, 'n': n}}}
+        n = state['n'] + 1.0
+        mean = state['mean'] + (x - state['mean']) / n
+        return {'model': (variables.params['model']['w'] - x) ** 2}, {}, {'mean': mean, 'n': n}
 
     return Family(init=init, loss=loss, sample=_no_sample)
+
+
+def context_probe() -> Family:
+    """Reports what the loss was given (step number, key) as metrics."""
+
+    def init(rng, batch):
+        return {'a': {'w': jnp.zeros(())}, 'b': {'v': jnp.zeros(())}}
+
+    def loss(variables, batch, ctx):
+        p = variables.params
+        draw = jax.random.uniform(ctx.rng)
+        metrics = {'step_seen': ctx.step.astype(jnp.float32), 'draw': draw}
+        return {'a': p['a']['w'] ** 2, 'b': p['b']['v'] ** 2}, metrics, variables.state
+
+    return Family(init=init, loss=loss, sample=_no_sample)
+
+
+def minibatch_epochs(epochs: int = 3, minibatches: int = 4) -> Family:
+    """Least squares fitted by `epochs` passes of `minibatches` shuffled minibatch updates per step,
+    like PPO's inner loop: the family owns its update and runs it as one `lax.scan` nest."""
+
+    def init(rng, batch):
+        return {'model': {'w': jnp.zeros((batch['x'].shape[-1],)), 'b': jnp.zeros(())}}
+
+    def minibatch_loss(params, x, y):
+        return jnp.mean((x @ params['w'] + params['b'] - y) ** 2)
+
+    def loss(variables, batch, ctx):
+        value = minibatch_loss(variables.params['model'], batch['x'], batch['y'])
+        return {'model': value}, {}, variables.state
+
+    def update(tools, ts, batch, ctx):
+        size = batch['x'].shape[0]
+
+        def epoch(ts, key):
+            order = jax.random.permutation(key, size).reshape(minibatches, -1)
+
+            def one(ts, rows):
+                x, y = batch['x'][rows], batch['y'][rows]
+                value, grads = jax.value_and_grad(minibatch_loss)(ts.params['model'], x, y)
+                ts, _ = tools.apply_gradients(ts, 'model', grads, value)
+                return ts, value
+
+            return jax.lax.scan(one, ts, order)
+
+        ts, values = jax.lax.scan(epoch, ts, jax.random.split(ctx.rng, epochs))
+        return ts, {'model/loss': values[-1].mean(), 'model/first_minibatch_loss': values[0, 0]}
+
+    return Family(init=init, loss=loss, sample=_no_sample, update=update)
+
+
+def random_walkers(num_walkers: int = 8, target: float = 2.0) -> Family:
+    """No dataset: `num_walkers` environments in the loop state, one row each, split over the
+    devices. Each step every walker moves by the policy's drift plus noise; the policy learns
+    the drift that carries the walkers' mean position to `target`."""
+
+    def init(rng, batch):
+        assert batch is None, 'a family without a dataset gets no batch'
+        state = {'position': jnp.zeros((num_walkers,)), 'episodes': jnp.zeros((), jnp.int32)}
+        return Variables({'policy': {'drift': jnp.zeros(())}}, state)
+
+    def step_walkers(variables, rng):
+        noise = 0.1 * jax.random.normal(rng, (num_walkers,))
+        return variables.state['position'] + variables.params['policy']['drift'] + noise
+
+    def loss(variables, batch, ctx):
+        moved = step_walkers(variables, ctx.rng)
+        value = (jnp.mean(moved) - target) ** 2
+        # A walker that passes 2 * target starts again at 0 (an episode ends).
+        done = jax.lax.stop_gradient(moved) > 2 * target
+        new_state = {
+            'position': jnp.where(done, 0.0, jax.lax.stop_gradient(moved)),
+            'episodes': variables.state['episodes'] + jnp.sum(done).astype(jnp.int32),
+        }
+        return {'policy': value}, {'mean_position': jnp.mean(moved)}, new_state
+
+    def outputs(variables, batch, rng):
+        return {'position': step_walkers(variables, rng)}
+
+    def summarize(rows):
+        return {'eval/mean_position': float(rows['position'].mean())}
+
+    def state_sharding(state):
+        return {'position': True, 'episodes': False}
+
+    return Family(
+        init=init,
+        loss=loss,
+        sample=_no_sample,
+        evaluation=Evaluation(outputs, summarize),
+        state_sharding=state_sharding,
+    )
 
 
 def slow_categorical(data_spec, delay: float = 0.03) -> Family:
     """The per-pixel baseline with a host-side pause per step, so a test can kill it mid-run."""
     base = pixel_categorical.make(data_spec)
 
-    def loss(params, batch, rng):
-        losses, metrics = base.loss(params, batch, rng)
+    def loss(variables, batch, ctx):
         jax.debug.callback(lambda: time.sleep(delay))
-        return losses, metrics
+        return base.loss(variables, batch, ctx)
 
     return base._replace(loss=loss)
 
@@ -73,6 +164,12 @@ def slow_categorical(data_spec, delay: float = 0.03) -> Family:
 def make(data_spec=None, kind: str = 'two_player', **kw) -> Family:
     if kind == 'slow_categorical':
         return slow_categorical(data_spec, **kw)
-    return {'two_player': two_player, 'nan_above': nan_above, 'running_mean': running_mean}[kind](
-        **kw
-    )
+    kinds = {
+        'two_player': two_player,
+        'nan_above': nan_above,
+        'running_mean': running_mean,
+        'context_probe': context_probe,
+        'minibatch_epochs': minibatch_epochs,
+        'random_walkers': random_walkers,
+    }
+    return kinds[kind](**kw)
