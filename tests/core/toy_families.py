@@ -1,4 +1,5 @@
-"""Tiny hand-computable families that exercise the shared step (found as 'tests.core.toy_families')."""
+"""Tiny hand-computable families that exercise the shared step and loop
+(config.model = 'tests.core.toy_families')."""
 
 import time
 
@@ -141,13 +142,59 @@ def random_walkers(num_walkers: int = 8, target: float = 2.0) -> Family:
     def state_sharding(state):
         return {'position': True, 'episodes': False}
 
+    def sample(variables, rng, num):
+        return {'position': jnp.broadcast_to(variables.state['position'][:1], (num,))}
+
+    def render(path, samples):
+        # Not an image: the family writes its own picture (here, the numbers themselves).
+        with open(path, 'w') as f:
+            f.write(' '.join(f'{p:.4f}' for p in samples['position']))
+
     return Family(
         init=init,
         loss=loss,
-        sample=_no_sample,
+        sample=sample,
         evaluation=Evaluation(outputs, summarize),
+        render=render,
         state_sharding=state_sharding,
     )
+
+
+def noisy_bounds(data_spec) -> Family:
+    """A uniform model of the data with two bounds: the exact 'log_prob' and an 'elbo' that
+    subtracts a Uniform[0, 1) draw per example, so its value depends on the eval key."""
+    num_dims = 1
+    for s in data_spec.shape:
+        num_dims *= s
+
+    def init(rng, batch):
+        return {'model': {'w': jnp.zeros(())}}
+
+    def loss(variables, batch, ctx):
+        return {'model': variables.params['model']['w'] ** 2}, {}, variables.state
+
+    def log_prob(variables, batch, rng):
+        rows = batch[data_spec.key].shape[0]
+        exact = jnp.full((rows,), -num_dims * jnp.log(float(data_spec.num_levels)))
+        return {'log_prob': exact, 'elbo': exact - jax.random.uniform(rng, (rows,))}
+
+    return Family(init=init, loss=loss, sample=_no_sample, log_prob=log_prob)
+
+
+def aux_reader(data_spec, aux_specs) -> Family:
+    """Fits w to the mean label of the 'labelled' auxiliary rows; reports what it read."""
+    assert set(aux_specs) == {'labelled'}, aux_specs
+
+    def init(rng, batch):
+        return {'model': {'w': jnp.zeros(())}}
+
+    def loss(variables, batch, ctx):
+        labels = batch['aux']['labelled']['label'].astype(jnp.float32)
+        value = (variables.params['model']['w'] - labels.mean()) ** 2
+        metrics = {'aux/rows': jnp.float32(labels.shape[0]), 'aux/label_mean': labels.mean()}
+        return {'model': value}, metrics, variables.state
+
+    return Family(init=init, loss=loss, sample=_no_sample)
 
 
 def slow_categorical(data_spec, delay: float = 0.03) -> Family:
@@ -161,9 +208,13 @@ def slow_categorical(data_spec, delay: float = 0.03) -> Family:
     return base._replace(loss=loss)
 
 
-def make(data_spec=None, kind: str = 'two_player', **kw) -> Family:
+def make(data_spec=None, aux_specs=None, kind: str = 'two_player', **kw) -> Family:
     if kind == 'slow_categorical':
         return slow_categorical(data_spec, **kw)
+    if kind == 'noisy_bounds':
+        return noisy_bounds(data_spec)
+    if kind == 'aux_reader':
+        return aux_reader(data_spec, aux_specs)
     kinds = {
         'two_player': two_player,
         'nan_above': nan_above,
