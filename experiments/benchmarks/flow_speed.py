@@ -3,7 +3,7 @@ fraction of the machine's matmul peak the step reaches, and a PyTorch reference 
 
     python -m experiments.benchmarks.flow_speed                        # everything (slow on CPU)
     python -m experiments.benchmarks.flow_speed --models realnvp --batches 16 --devices 1 2
-    /tmp/venv-torch/bin/python -m experiments.benchmarks.flow_speed    # with the torch reference
+    python -m experiments.benchmarks.flow_speed    # in an environment with torch: the reference too
 
 Each (model, batch, devices) cell runs in its own child process whose CPU host is split into
 `devices` JAX devices (the repo's data-parallel mesh, `config.mesh.cpu_devices`); on a GPU all its

@@ -1,9 +1,9 @@
 """Likelihood units and metric logging (JSONL and TensorBoard, process 0 only).
 
-Conventions: `log_prob` is in nats per example of the *discrete* data. A continuous density over
-data dequantised to [0, 1) (x = (level + u) / K) is converted with `discrete_log_prob_bound`, which
-adds the log-volume of a bin, D * log(1 / K), so that bits/dim are comparable with exact discrete
-likelihoods (PixelCNN) and with the papers' dequantised bounds (flows).
+Convention: `log_prob` is in nats per example of the *discrete* data. A flow's density over data
+dequantised to [0, 1) counts the log-volume of a bin, D * log(1 / K), and the dequantiser's
+log q (models/flows/density.py), so that bits/dim are comparable with exact discrete likelihoods
+(PixelCNN) and with the papers' dequantised bounds.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 LN2 = math.log(2.0)
@@ -23,18 +22,6 @@ LN2 = math.log(2.0)
 def bits_per_dim(nll_nats: Any, num_dims: int) -> Any:
     """Negative log-likelihood in nats per example -> bits per dimension."""
     return nll_nats / (num_dims * LN2)
-
-
-def discrete_log_prob_bound(log_density_unit: Any, num_dims: int, num_levels: int) -> Any:
-    """log p(x) >= log p(y) - D log K for y = (x + u) / K with u ~ U[0, 1)^D (uniform dequant.)."""
-    return log_density_unit - num_dims * jnp.log(float(num_levels))
-
-
-def to_unit_interval(levels: Any, num_levels: int, noise: Any | None = None) -> Any:
-    """Maps integer levels to [0, 1): bin centres without noise, uniform dequantisation with."""
-    x = jnp.asarray(levels, jnp.float32)
-    offset = 0.5 if noise is None else noise
-    return (x + offset) / num_levels
 
 
 def summarize(history: list[Mapping[str, Any]]) -> dict[str, float]:
