@@ -1,10 +1,10 @@
 """Coupling networks: weight-normalised layers with data-dependent init, RealNVP's ResNet, Flow++'s
 gated residual blocks with multi-head self-attention, and an MLP for vector data.
 
-Weight normalisation with data-dependent init (Salimans & Kingma 2016, arXiv:1602.07868): w =
-g v / |v|; on the init batch, g and b are chosen so that each output unit has zero mean and unit
-variance (times `init_scale`). Flax runs this inside `module.init(rng, batch)`, so initialising a
-whole flow on a real batch initialises every layer on the activations it will actually see.
+Weight normalisation with data-dependent init (models/layers/weight_norm.py) runs inside Flax's
+`module.init(rng, batch)`, so initialising a whole flow on a real batch initialises every layer on
+the activations it will actually see. The gated residual branch, concat-ELU and dropout are the
+ones PixelCNN++ uses (models/layers/gated.py, models/layers/dropout.py).
 
 Every network ends in a zero-initialised layer so that each coupling starts as the identity.
 Each takes `(x, cond, deterministic)` and returns `[..., out_features]`.
@@ -18,16 +18,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-DDI_EPS = 1e-6
+from models.layers.dropout import dropout
+from models.layers.gated import gated_linear, gated_residual_branch
+from models.layers.weight_norm import data_dependent_init, normalised
 
 
 def _ddi(module: nn.Module, y0: jax.Array, init_scale: float):
     """g and b params; on init, from the statistics of the unit-g pre-activations y0."""
     g_init = b_init = None
     if module.is_initializing():
-        axes = tuple(range(y0.ndim - 1))
-        g_init = init_scale / (jnp.std(y0, axis=axes) + DDI_EPS)
-        b_init = -jnp.mean(y0, axis=axes) * g_init
+        g_init, b_init = data_dependent_init(y0, init_scale)
     g = module.param('g', lambda _: g_init)
     b = module.param('b', lambda _: b_init)
     return g, b
@@ -42,7 +42,7 @@ class WNConv(nn.Module):
     def __call__(self, x):
         shape = (*self.kernel_size, x.shape[-1], self.features)
         v = self.param('v', nn.initializers.normal(0.05), shape)
-        unit = v * jax.lax.rsqrt(jnp.sum(v * v, axis=(0, 1, 2)))  # [kh, kw, Cin, Cout]
+        unit = normalised(v)  # [kh, kw, Cin, Cout]
 
         def conv(w):
             return jax.lax.conv_general_dilated(
@@ -62,7 +62,7 @@ class WNDense(nn.Module):
     @nn.compact
     def __call__(self, x):
         v = self.param('v', nn.initializers.normal(0.05), (x.shape[-1], self.features))
-        unit = v * jax.lax.rsqrt(jnp.sum(v * v, axis=0))
+        unit = normalised(v)
         y0 = x @ unit if self.is_initializing() else None
         g, b = _ddi(self, y0, self.init_scale)
         return x @ (unit * g) + b
@@ -95,8 +95,9 @@ class ResNet(nn.Module):
         return zero_conv(self.out_features)(nn.relu(h))
 
 
-def concat_elu(x):
-    return nn.elu(jnp.concatenate([x, -x], axis=-1))
+def _dropout(module: nn.Module, x, rate: float, deterministic: bool):
+    rng = None if deterministic or rate <= 0.0 else module.make_rng('dropout')
+    return dropout(x, rate, rng)
 
 
 class GatedConv(nn.Module):
@@ -107,11 +108,12 @@ class GatedConv(nn.Module):
 
     @nn.compact
     def __call__(self, x, deterministic):
-        h = WNConv(self.features)(concat_elu(x))
-        h = nn.Dropout(self.dropout)(concat_elu(h), deterministic=deterministic)
-        h = WNConv(2 * self.features, init_scale=0.1)(h)
-        a, gate = jnp.split(h, 2, axis=-1)
-        return a * jax.nn.sigmoid(gate)
+        return gated_residual_branch(
+            x,
+            WNConv(self.features),
+            WNConv(2 * self.features, init_scale=0.1),
+            lambda h: _dropout(self, h, self.dropout, deterministic),
+        )
 
 
 class GatedAttention(nn.Module):
@@ -130,13 +132,10 @@ class GatedAttention(nn.Module):
         q, k, v = jnp.split(qkv.reshape(b, n, 3, self.heads, -1), 3, axis=2)
         q, k, v = q[:, :, 0], k[:, :, 0], v[:, :, 0]  # [B, N, heads, F/heads]
         logits = jnp.einsum('bqhd,bkhd->bhqk', q, k) / math.sqrt(q.shape[-1])
-        attn = nn.Dropout(self.dropout)(
-            jax.nn.softmax(logits, axis=-1), deterministic=deterministic
-        )
+        attn = _dropout(self, jax.nn.softmax(logits, axis=-1), self.dropout, deterministic)
         out = jnp.einsum('bhqk,bkhd->bqhd', attn, v).reshape(b, n, self.features)
         out = WNDense(2 * self.features, init_scale=0.1)(out)
-        a, gate = jnp.split(out.reshape(b, h, w, 2 * self.features), 2, axis=-1)
-        return a * jax.nn.sigmoid(gate)
+        return gated_linear(out.reshape(b, h, w, 2 * self.features))
 
 
 class GatedAttnNet(nn.Module):
@@ -177,5 +176,5 @@ class MLP(nn.Module):
         h = _with_cond(x, cond)
         for _ in range(self.layers):
             h = nn.relu(WNDense(self.features)(h))
-            h = nn.Dropout(self.dropout)(h, deterministic=deterministic)
+            h = _dropout(self, h, self.dropout, deterministic)
         return nn.Dense(self.out_features, kernel_init=nn.initializers.zeros)(h)
