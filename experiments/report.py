@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from models.core.metrics import read_metrics
+from models.core.metrics import against_expected, read_metrics
 
 
 def rows(workdir: str) -> list[tuple[str, str, str, str, str]]:
@@ -23,12 +23,19 @@ def rows(workdir: str) -> list[tuple[str, str, str, str, str]]:
         for key, value in line.items():
             if key != 'step':
                 latest[key] = (line['step'], value)
+    expected = config.get('expected', {})
+    flagged = {
+        key: far
+        for key, _, _, far in against_expected({k: v for k, (_, v) in latest.items()}, expected)
+    }
     out = []
-    for key, paper in config.get('expected', {}).items():
-        if not isinstance(paper, (int, float)):
+    for key, paper in expected.items():
+        if key == 'tolerance' or not isinstance(paper, (int, float)):
             continue
         step, ours = latest.get(key, (None, None))
         ours_text = 'not logged' if ours is None else f'{ours:.4g} (step {step})'
+        if flagged.get(key):
+            ours_text += ' FAR FROM EXPECTED'
         out.append(
             (
                 os.path.basename(os.path.normpath(workdir)),

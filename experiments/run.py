@@ -1,11 +1,14 @@
 """The one entry point of every experiment.
 
-    python -m experiments.run --config FILE[:ARG] --workdir DIR [--config.a.b=v ...]
+    python -m experiments.run --config FILE[:ARG] --workdir DIR [--config.a.b=v ...] [--verbose]
 
-FILE is an experiment config (a Python file with `get_config(arg=None)`); ARG picks a variant such
-as `smoke`. Overrides are checked against the config: an unknown key or a value of the wrong type
-is an error that names the key, before anything is compiled. Run the same command on every host
-of a TPU pod with `--config.distributed.enabled=true`.
+FILE is an experiment config (a Python file with `get_config(arg=None)`); ARG picks a variant:
+`smoke`, or one the file lists in `VARIANTS`. Overrides are checked against the config: an unknown
+key or a value of the wrong type is an error that names the key, before anything is compiled. Run
+the same command on every host of a TPU pod with `--config.distributed.enabled=true`.
+
+A failure prints one line saying what is wrong (and the traceback with --verbose); a stop by
+SIGTERM or Ctrl-C saves the step just finished and exits with 143 or 130.
 """
 
 from __future__ import annotations
@@ -35,13 +38,17 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     module_spec.loader.exec_module(module)
     if not hasattr(module, 'get_config'):
         raise ConfigError(f'--config {path}: the file has no get_config(arg=None) function')
+    variants = ('smoke', *getattr(module, 'VARIANTS', ()))
+    if arg and arg not in variants:
+        raise ConfigError(f'--config {spec}: no variant {arg!r}; this file has {list(variants)}')
     return module.get_config(arg or None)
 
 
-def parse_args(argv: list[str]) -> tuple[ml_collections.ConfigDict, str]:
+def parse_args(argv: list[str]) -> tuple[ml_collections.ConfigDict, str, bool]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', required=True, help='experiment file, optionally :variant')
     parser.add_argument('--workdir', required=True, help='checkpoints, metrics and samples go here')
+    parser.add_argument('--verbose', action='store_true', help='tracebacks with errors')
     args, rest = parser.parse_known_args(argv)
     config = load_config(args.config)
     i = 0
@@ -59,7 +66,7 @@ def parse_args(argv: list[str]) -> tuple[ml_collections.ConfigDict, str]:
         apply_override(config, key, value)
         i += 1
     validate(config)
-    return config, args.workdir
+    return config, args.workdir, args.verbose
 
 
 def init_distributed(dist: ml_collections.ConfigDict) -> None:
@@ -80,7 +87,7 @@ def init_distributed(dist: ml_collections.ConfigDict) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     try:
-        config, workdir = parse_args(sys.argv[1:] if argv is None else argv)
+        config, workdir, verbose = parse_args(sys.argv[1:] if argv is None else argv)
     except ConfigError as e:
         sys.exit(f'config error: {e}')
     import jax
@@ -106,7 +113,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         return train_and_evaluate(config, workdir)
     except Preempted as e:
         logging.getLogger(__name__).warning('%s', e)
-        sys.exit(143)  # 128 + SIGTERM, what a scheduler expects from a terminated job
+        sys.exit(e.exit_code)  # 128 + the signal, what a scheduler expects from a stopped job
+    except Exception as e:  # noqa: BLE001 - one clear line for the user, the detail on request
+        if verbose:
+            raise
+        sys.exit(f'error: {type(e).__name__}: {e}\n(run with --verbose for the traceback)')
 
 
 if __name__ == '__main__':

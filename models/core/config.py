@@ -173,8 +173,23 @@ def _type_ok(value: Any, reference: Any) -> bool:
     return True
 
 
+# Names other libraries use for our keys: a closer hint than spelling similarity.
+ALIASES = {
+    'learning_rate': 'lr',
+    'num_steps': 'steps',
+    'train_steps': 'steps',
+    'batch': 'batch_size',
+    'ema': 'ema_decay',
+    'grad_clip': 'clip_norm',
+    'max_grad_norm': 'clip_norm',
+    'optimizer': 'name',
+    'lr_schedule': 'schedule',
+}
+
+
 def _unknown(path: str, key: str, valid: list[str]) -> ConfigError:
-    close = difflib.get_close_matches(key, valid, n=1)
+    alias = ALIASES.get(key)
+    close = [alias] if alias in valid else difflib.get_close_matches(key, valid, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ''
     return ConfigError(f"Unknown config key '{path}'.{hint} Valid keys here: {sorted(valid)}")
 

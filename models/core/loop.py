@@ -23,10 +23,17 @@ import tqdm
 from models.core import checkpoint as checkpoint_lib
 from models.core import images, run_identity
 from models.core import mesh as mesh_lib
+from models.core import workdir as workdir_lib
 from models.core.cold import cold_jit
 from models.core.config import validate
 from models.core.family import Family, make_family
-from models.core.metrics import MetricWriter, bits_per_dim, summarize
+from models.core.metrics import (
+    DEFAULT_TOLERANCE,
+    MetricWriter,
+    against_expected,
+    bits_per_dim,
+    summarize,
+)
 from models.core.optim import make_optimizers
 from models.core.preemption import Preempted, PreemptionWatch
 from models.core.run_inputs import RunInputs
@@ -51,9 +58,54 @@ class Trainer:
     def __init__(self, config: ml_collections.ConfigDict, workdir: str):
         validate(config)
         self.config = config
-        # Orbax needs absolute paths; a bucket URL (gs://...) is absolute already.
-        self.workdir = workdir if '://' in workdir else os.path.abspath(workdir)
+        self.workdir = os.path.abspath(workdir) if '://' not in workdir else workdir
         self.is_main = jax.process_index() == 0
+        self._lock = None
+        self.checkpointer = None
+        try:
+            self._claim_workdir()
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+
+    def _claim_workdir(self) -> None:
+        """Before anything is compiled or written: a usable workdir, owned by this run alone, whose
+        checkpoints (if any) are this model's and not beyond this run's last step."""
+        if self.is_main:
+            workdir_lib.prepare(self.workdir)
+            self._lock = workdir_lib.WorkdirLock(self.workdir)
+            self._lock.acquire()
+        self.checkpointer = checkpoint_lib.Checkpointer(
+            os.path.join(self.workdir, 'checkpoints'), keep=self.config.train.keep_checkpoints
+        )
+        self._check_identity()
+        latest = self.checkpointer.latest_step()
+        if latest is not None and latest > self.config.train.steps:
+            raise workdir_lib.WorkdirError(
+                f'{self.workdir} holds a run at step {latest}, beyond config.train.steps='
+                f'{self.config.train.steps}; it is left as it is. Use another --workdir, or set '
+                'train.steps to at least that step to continue it.'
+            )
+
+    def close(self) -> None:
+        """Waits for pending checkpoints and gives the workdir up."""
+        try:
+            if self.checkpointer is not None:
+                self.checkpointer.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _build(self) -> None:
+        config = self.config
         self.mesh = mesh_lib.make_mesh(config.mesh.num_devices)
         log.info(
             'mesh: %d %s device(s) over %d process(es)',
@@ -120,9 +172,6 @@ class Trainer:
         self._sample = jax.jit(
             self.family.sample, static_argnums=2, out_shardings=self.data_sharded
         )
-        self.checkpointer = checkpoint_lib.Checkpointer(
-            os.path.join(self.workdir, 'checkpoints'), keep=config.train.keep_checkpoints
-        )
 
     def _state_shardings(self, abstract: dict[str, Any]) -> dict[str, Any]:
         """Replicated, except loop-state leaves the family splits over the data axis."""
@@ -166,7 +215,6 @@ class Trainer:
 
     def initial_state(self) -> dict[str, Any]:
         """Restores the newest good checkpoint, or initialises (data-dependently) from batch 0."""
-        self._check_identity()
         try:
             restored = self.checkpointer.restore(self.abstract_state)
         except checkpoint_lib.CorruptCheckpointError as e:
@@ -207,9 +255,13 @@ class Trainer:
         first_bad = int(mesh_lib.to_host(state['nonfinite']['first_bad_step']))
         if first_bad >= 0:
             latest = self.checkpointer.latest_step()
+            kept = (
+                f'The last good checkpoint (step {latest}) in {self.workdir} is intact.'
+                if latest is not None
+                else 'No checkpoint was written before it.'
+            )
             raise NonFiniteLossError(
-                f'non-finite loss or gradient at step {first_bad}; training stopped. The last good '
-                f'checkpoint (step {latest}) in {self.workdir} is intact. Set '
+                f'non-finite loss or gradient at step {first_bad}; training stopped. {kept} Set '
                 "config.train.on_nonfinite='skip' to skip such steps instead."
             )
 
@@ -317,15 +369,26 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> dict[str, float]:
+        """Trains to config.train.steps from the newest checkpoint (or from init), then evaluates.
+
+        At a step that is due for several things the order is: log, evaluate, sample, checkpoint.
+        A run killed before checkpoint N resumes from an earlier one and redoes step N's
+        evaluation and samples, and the metrics log (and TensorBoard) are cut back to the restored
+        step, so a resumed run's record reads as if it had never stopped.
+        """
         config, train = self.config, self.config.train
-        if self.is_main:
-            os.makedirs(self.workdir, exist_ok=True)
-            with open(os.path.join(self.workdir, 'config.json'), 'w') as f:
-                f.write(config.to_json(indent=2))
-        writer = MetricWriter(self.workdir, enabled=self.is_main)
         state = self.initial_state()
         start = int(mesh_lib.to_host(state['step']))
         total = train.steps
+        if self.is_main:  # only now: a refused workdir keeps the config.json it had
+            with open(os.path.join(self.workdir, 'config.json'), 'w') as f:
+                f.write(config.to_json(indent=2))
+        if start == total:  # a finished run, run again: report it, change nothing
+            final = self.evaluate(state, total)
+            if self.is_main:
+                report(final, config.expected)
+            return final
+        writer = MetricWriter(self.workdir, enabled=self.is_main, resume_step=start)
         progress = tqdm.tqdm(
             total=total,
             initial=start,
@@ -335,7 +398,6 @@ class Trainer:
         )
         history: list[dict[str, jax.Array]] = []
         in_flight: collections.deque = collections.deque()
-        final: dict[str, float] = {}
         tick, tick_step = time.perf_counter(), start
         batches = None
         watch = PreemptionWatch()
@@ -368,21 +430,22 @@ class Trainer:
                         postfix['loss'] = f'{summary[loss_key]:.4f}'
                     progress.set_postfix(postfix)
                 progress.update(1)
-                if train.checkpoint_every and done % train.checkpoint_every == 0 and done < total:
-                    self.save(state, done)
-                if done % train.eval_every == 0 and done < total:
+                if done == total:
+                    break
+                if done % train.eval_every == 0:
                     writer.write(done, self.evaluate(state, done))
-                if done % train.sample_every == 0 and done < total:
+                if done % train.sample_every == 0:
                     self.write_samples(state, done)
-                if done < total and watch.should_stop(done):
+                if train.checkpoint_every and done % train.checkpoint_every == 0:
+                    self.save(state, done)
+                if watch.should_stop(done):
                     if self.checkpointer.latest_step() != done:
                         self.save(state, done)
-                    raise Preempted(done, self.workdir)
-            if self.checkpointer.latest_step() != total:  # a finished run, re-run, saves nothing
-                self.save(state, total, force=True)
+                    raise Preempted(done, self.workdir, watch.signal_name)
             final = self.evaluate(state, total)
             writer.write(total, final)
             self.write_samples(state, total)
+            self.save(state, total)
         finally:
             watch.close()
             if batches is not None:
@@ -401,14 +464,16 @@ def report(final: dict[str, float], expected: ml_collections.ConfigDict) -> None
         print(f'test bits/dim: {final["test/bpd"]:.4f}')
     if 'test/nll' in final:
         print(f'test nll (nats/example): {final["test/nll"]:.4f}')
-    for key, value in expected.items():
-        if isinstance(value, (int, float)) and key in final:
-            print(f'{key}: expected {value} (config.expected) vs this run {final[key]:.4f}')
+    for key, value, got, far in against_expected(final, expected.to_dict()):
+        print(f'{key}: expected {value} (config.expected) vs this run {got:.4f}')
+        if far:
+            tolerance = expected.get('tolerance', DEFAULT_TOLERANCE)
+            print(
+                f'WARNING: {key} is {got:.4g}, more than {tolerance:.0%} from the expected '
+                f'{value}: the run may have diverged or be misconfigured'
+            )
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
-    trainer = Trainer(config, workdir)
-    try:
+    with Trainer(config, workdir) as trainer:
         return trainer.run()
-    finally:
-        trainer.checkpointer.close()

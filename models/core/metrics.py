@@ -24,6 +24,27 @@ def bits_per_dim(nll_nats: Any, num_dims: int) -> Any:
     return nll_nats / (num_dims * LN2)
 
 
+# How far (relative) a finished run's metric may sit from config.expected before it is flagged;
+# a config sets its own as `expected.tolerance`.
+DEFAULT_TOLERANCE = 0.1
+
+
+def against_expected(
+    measured: Mapping[str, float], expected: Mapping[str, Any]
+) -> list[tuple[str, float, float, bool]]:
+    """(metric, expected, measured, far?) for every numeric expected metric that was measured;
+    far when |measured - expected| > tolerance * |expected| (a diverged or broken run)."""
+    tolerance = float(expected.get('tolerance', DEFAULT_TOLERANCE))
+    rows = []
+    for key, value in expected.items():
+        if key == 'tolerance' or not isinstance(value, (int, float)) or key not in measured:
+            continue
+        got = float(measured[key])
+        far = not abs(got - value) <= tolerance * abs(value)  # nan is far too
+        rows.append((key, float(value), got, far))
+    return rows
+
+
 def summarize(history: list[Mapping[str, Any]]) -> dict[str, float]:
     """Mean of each metric over the steps since the last log (host values)."""
     if not history:
@@ -37,19 +58,26 @@ def summarize(history: list[Mapping[str, Any]]) -> dict[str, float]:
 
 
 class MetricWriter:
-    """Appends `{'step': s, **metrics}` lines to metrics.jsonl and TensorBoard scalars."""
+    """Appends `{'step': s, **metrics}` lines to metrics.jsonl and TensorBoard scalars.
 
-    def __init__(self, workdir: str, enabled: bool = True):
+    `resume_step`: the step the run restarts from. Lines of later steps (written by a run that was
+    killed before its next checkpoint, and about to be written again) are dropped from the log,
+    and TensorBoard is told to purge its events from the step after.
+    """
+
+    def __init__(self, workdir: str, enabled: bool = True, resume_step: int = 0):
         self.enabled = enabled
         self._tb = None
         self._file = None
         if not enabled:
             return
         os.makedirs(workdir, exist_ok=True)
-        self._file = open(os.path.join(workdir, 'metrics.jsonl'), 'a')  # noqa: SIM115
+        path = os.path.join(workdir, 'metrics.jsonl')
+        _truncate_after(path, resume_step)
+        self._file = open(path, 'a')  # noqa: SIM115
         from tensorboardX import SummaryWriter
 
-        self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'))
+        self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'), purge_step=resume_step + 1)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         if not self.enabled:
@@ -66,6 +94,20 @@ class MetricWriter:
             self._file.close()
         if self._tb:
             self._tb.close()
+
+
+def _truncate_after(path: str, step: int) -> None:
+    """Keeps the lines of steps <= `step` (atomically: a kill leaves the old or the new log)."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    kept = [line for line in lines if json.loads(line)['step'] <= step]
+    if len(kept) == len(lines):
+        return
+    with open(path + '.tmp', 'w') as f:
+        f.writelines(kept)
+    os.replace(path + '.tmp', path)
 
 
 def read_metrics(workdir: str) -> list[dict[str, float]]:

@@ -78,12 +78,21 @@ def test_unknown_model_kwarg_lists_valid_ones():
 
 
 def test_cli_parses_overrides(tmp_path):
-    config, workdir = parse_args(
+    config, workdir, verbose = parse_args(
         ['--config', f'{CONFIGS[0]}:smoke', '--workdir', str(tmp_path), '--config.train.steps=3']
     )
-    assert config.train.steps == 3 and workdir == str(tmp_path)
+    assert config.train.steps == 3 and workdir == str(tmp_path) and not verbose
     with pytest.raises(ConfigError, match='train.stesp'):
         parse_args(['--config', CONFIGS[0], '--workdir', 'x', '--config.train.stesp=3'])
+    with pytest.raises(ConfigError, match="Did you mean 'lr'"):
+        parse_args(
+            ['--config', CONFIGS[0], '--workdir', 'x', '--config.optim.model.learning_rate=3']
+        )
+
+
+def test_unknown_variant_is_refused_with_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"no variant 'smok'.*\['smoke'\]"):
+        load_config(f'{CONFIGS[0]}:smok')
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=os.path.basename)

@@ -45,7 +45,7 @@ def _run(config, workdir):
         state = trainer.initial_state()  # the newest checkpoint, as a resumed run would see it
         return final, state, trainer
     finally:
-        trainer.checkpointer.close()
+        trainer.close()
 
 
 def test_family_without_a_dataset_shards_its_loop_state_and_resumes_bitwise(tmp_path):
@@ -113,7 +113,7 @@ def test_stochastic_bounds_use_loop_keys_independent_of_the_device_count(tmp_pat
             state = trainer.initial_state()
             results[devices] = [trainer.evaluate(state, step) for step in (5, 5, 6)]
         finally:
-            trainer.checkpointer.close()
+            trainer.close()
     first, repeat, later = results[8]
     assert first == repeat  # the same step's keys: the same bound
     assert first['test/elbo_nll'] != later['test/elbo_nll']  # another step: other draws

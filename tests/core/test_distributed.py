@@ -25,12 +25,12 @@ OVERRIDES = (
 
 
 def _state(workdir):
-    config, _ = parse_args(sp.command(workdir, *OVERRIDES)[3:])
+    config, _, _ = parse_args(sp.command(workdir, *OVERRIDES)[3:])
     trainer = Trainer(config, workdir)
     try:
         return jax.device_get(trainer.initial_state())
     finally:
-        trainer.checkpointer.close()
+        trainer.close()
 
 
 def test_two_processes_match_one(tmp_path):

@@ -60,7 +60,7 @@ def test_nonfinite_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path)
         train_and_evaluate(config, str(tmp_path))
     trainer = Trainer(config, str(tmp_path))
     state = jax.device_get(trainer.initial_state())
-    trainer.checkpointer.close()
+    trainer.close()
     assert int(state['step']) == 2
     np.testing.assert_allclose(state['params']['model']['w'], 0.95, rtol=1e-5)
 
@@ -170,5 +170,5 @@ def test_baseline_adapts_to_any_discrete_dataset(tmp_path):
     config = load_config(f'{CONFIGS[0]}:smoke')
     config.data.name = 'image_patches32'  # 32x32x3 with 256 levels, not the digits' 8x8x1 / 17
     trainer = Trainer(config, str(tmp_path))
-    trainer.checkpointer.close()
+    trainer.close()
     assert trainer.spec.shape == (32, 32, 3) and trainer.spec.num_levels == 256

@@ -1,6 +1,7 @@
 """A run killed with SIGKILL and restarted with the same command ends bitwise equal to an
 uninterrupted run: params, optimizer state, EMA, step, RNG and the data position all resume."""
 
+import json
 import os
 import re
 import signal
@@ -36,13 +37,13 @@ def _checkpoint_steps(workdir):
 
 
 def _final_state(workdir):
-    config, _ = parse_args(sp.command(workdir, *OVERRIDES)[3:])
+    config, _, _ = parse_args(sp.command(workdir, *OVERRIDES)[3:])
     trainer = Trainer(config, workdir)
     try:
         state = trainer.initial_state()
         return jax.device_get(state)
     finally:
-        trainer.checkpointer.close()
+        trainer.close()
 
 
 def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
@@ -67,6 +68,10 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
 
     resumed = sp.run(killed, *OVERRIDES)
     assert 'restored checkpoint at step' in resumed.stderr
+    # The log of the killed and resumed run reads like the uninterrupted one: no step twice.
+    steps = [[json.loads(line)['step'] for line in open(os.path.join(w, 'metrics.jsonl'))]
+             for w in (straight, killed)]  # fmt: skip
+    assert steps[0] == steps[1]
 
     a, b = _final_state(straight), _final_state(killed)
     assert int(a['step']) == int(b['step']) == STEPS
@@ -99,3 +104,21 @@ def test_sigterm_saves_the_current_step_and_resumes_exactly(tmp_path):
     a, b = _final_state(straight), _final_state(stopped)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def test_ctrl_c_saves_the_current_step_and_exits_130(tmp_path):
+    stopped = str(tmp_path / 'stopped')
+    proc = subprocess.Popen(
+        sp.command(stopped, *OVERRIDES), cwd=sp.ROOT, env=sp.env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(s >= 10 for s in _checkpoint_steps(stopped)):
+        time.sleep(0.02)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    stopped_at = int(re.search(r'stopped by SIGINT after step (\d+)', stderr).group(1))
+    assert max(_checkpoint_steps(stopped)) == stopped_at
+    assert 'Traceback' not in stderr

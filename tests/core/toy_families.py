@@ -208,9 +208,29 @@ def slow_categorical(data_spec, delay: float = 0.03) -> Family:
     return base._replace(loss=loss)
 
 
+def fragile_eval(data_spec, crash_marker: str) -> Family:
+    """The per-pixel baseline whose evaluation dies (as a kill would) while `crash_marker` exists,
+    removing it, so the next run goes through."""
+    import os
+
+    def outputs(variables, batch, rng):
+        return {'rows': jnp.ones(batch[data_spec.key].shape[:1])}
+
+    def summarize(rows):
+        if os.path.exists(crash_marker):
+            os.remove(crash_marker)
+            raise RuntimeError('simulated kill during evaluation')
+        return {'test/rows': float(rows['rows'].sum())}
+
+    base = pixel_categorical.make(data_spec)
+    return base._replace(evaluation=Evaluation(outputs, summarize))
+
+
 def make(data_spec=None, aux_specs=None, kind: str = 'two_player', **kw) -> Family:
     if kind == 'slow_categorical':
         return slow_categorical(data_spec, **kw)
+    if kind == 'fragile_eval':
+        return fragile_eval(data_spec, **kw)
     if kind == 'noisy_bounds':
         return noisy_bounds(data_spec)
     if kind == 'aux_reader':
