@@ -17,7 +17,8 @@ classifier, 82.8% accuracy); real CIFAR-10 scores Inception score 11.24 with the
 protocol (10 splits of 50,000), kept in `expected` as the reference point.
 """
 
-from models.core.config import defaults, optimizer, smoke
+from experiments.configs import _gan
+from models.core.config import defaults, optimizer
 
 
 def get_config(arg=None):
@@ -45,17 +46,5 @@ def get_config(arg=None):
         'source': 'real-data Inception score (Salimans et al. 2016); DCGAN reports no CIFAR score',
     }
     if arg == 'smoke':
-        _tiny(c, 'image_patches32')
+        _gan.dcgan_image_smoke(c)
     return c
-
-
-def _tiny(c, dataset):
-    """The smoke variant: a bundled dataset and tiny networks through every code path."""
-    smoke(c, steps=4)
-    c.data.name = dataset
-    c.train.batch_size = 16
-    c.eval.batch_size = 64
-    c.eval.max_batches = 1
-    c.eval.num_samples = 16
-    c.model_kw.update({'latent_dim': 8, 'gen_width': 4, 'disc_width': 4})
-    c.model_kw.score_splits = 1

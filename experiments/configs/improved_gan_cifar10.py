@@ -21,26 +21,53 @@ Expected: test/inception_is 8.09, test/inception_is_real 11.24 (the real-data nu
 the 2015 Inception graph; the Flax port's weights must match it, see inception_v3.py).
 """
 
-from experiments.configs import ssgan_cifar10
+from experiments.configs import _gan
+from models.core.config import defaults, optimizer
 
 
 def get_config(arg=None):
-    c = ssgan_cifar10.get_config()
-    c.model_kw.update(
-        {
-            'labels_per_class': 0,  # all labels
-            'minibatch_kernels': 100,
-            'minibatch_dim': 5,
-            'gen_loss': 'non_saturating',
-            'gen_norm': 'virtual',
-            'feature_net': 'auto',
-            'inception_weights': '',
-            'score_splits': 10,
-        }
-    )
+    c = defaults()
+    c.model = 'gan.semi_supervised'
+    c.data.name = 'cifar10'
+    # Every training label is used: no labelled subset (config.data.aux), the loader's batch is
+    # also the labelled batch.
+    c.model_kw = {
+        'latent_dim': 100,
+        'gen_width': 128,
+        'gen_norm': 'virtual',
+        'disc_width': 96,
+        'disc_extra_convs': 2,
+        'disc_downsamplings': 2,
+        'disc_global_pool': True,
+        'disc_dropout': 0.5,
+        'disc_input_dropout': 0.2,
+        'minibatch_kernels': 100,
+        'minibatch_dim': 5,
+        'gen_loss': 'non_saturating',
+        'feature_net': 'auto',
+        'inception_weights': '',
+        'score_splits': 10,
+    }
     c.train.steps = 300_000
+    c.train.batch_size = 100
+    c.train.log_every = 100
+    c.train.eval_every = 10_000
+    c.train.sample_every = 10_000
+    c.train.checkpoint_every = 5_000
+    c.optim = {'disc': optimizer(lr=3e-4, b1=0.5), 'gen': optimizer(lr=3e-4, b1=0.5)}
+    c.eval.batch_size = 500
     c.expected = {'test/inception_is': 8.09, 'test/inception_is_real': 11.24}
     if arg == 'smoke':
-        ssgan_cifar10.tiny(c)
-        c.model_kw.update({'labels_per_class': 0, 'minibatch_kernels': 4, 'score_splits': 1})
+        _gan.semi_supervised_smoke(c, per_class=0)
+        c.model_kw.update(
+            {
+                'gen_norm': 'virtual',
+                'minibatch_kernels': 4,
+                'minibatch_dim': 5,
+                'gen_loss': 'non_saturating',
+                'feature_net': 'auto',
+                'inception_weights': '',
+                'score_splits': 1,
+            }
+        )
     return c

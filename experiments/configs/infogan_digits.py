@@ -12,7 +12,8 @@ after 3,000); chance is 0.1 (a best matching of random codes gets a little more)
 MNIST code reaches about 0.95.
 """
 
-from models.core.config import defaults, optimizer, smoke
+from experiments.configs import _gan
+from models.core.config import defaults, optimizer
 
 
 def get_config(arg=None):
@@ -33,6 +34,5 @@ def get_config(arg=None):
         'source': 'measured in this repo, 10,000 steps (paper: about 0.95 on MNIST)',
     }
     if arg == 'smoke':
-        smoke(c, steps=4)
-        c.model_kw.update({'gen_width': 8, 'disc_width': 8, 'gen_hidden': 16})
+        _gan.infogan_digits_smoke(c)
     return c

@@ -13,20 +13,24 @@ Expected: test/code_accuracy 0.95 (the paper: the categorical code classifies MN
 5% error).
 """
 
-from experiments.configs import infogan_digits
+from experiments.configs import _gan
+from models.core.config import defaults, optimizer
 
 
 def get_config(arg=None):
-    c = infogan_digits.get_config()
+    c = defaults()
+    c.model = 'gan.infogan'
     c.data.name = 'mnist'
-    c.model_kw.update({'noise_dim': 62, 'gen_width': 64, 'gen_hidden': 1024, 'disc_width': 64})
+    c.model_kw = {'noise_dim': 62, 'gen_width': 64, 'gen_hidden': 1024, 'disc_width': 64}
     c.train.steps = 23_500  # 50 epochs of 60,000 at batch 128
     c.train.batch_size = 128
+    c.train.log_every = 100
     c.train.eval_every = 5_000
     c.train.sample_every = 5_000
     c.train.checkpoint_every = 5_000
+    c.optim = {'disc': optimizer(lr=2e-4, b1=0.5), 'gen': optimizer(lr=1e-3, b1=0.5)}
     c.eval.batch_size = 500
     c.expected = {'test/code_accuracy': 0.95}
     if arg == 'smoke':
-        c = infogan_digits.get_config('smoke')
+        _gan.infogan_digits_smoke(c)  # the same program as infogan_digits' smoke variant
     return c

@@ -14,16 +14,17 @@ Hardware: one GPU (the paper does not state its hardware).
 Expected: test/error 0.1863 (paper, Table 2).
 """
 
-from models.core.config import defaults, optimizer, smoke
+from experiments.configs import _gan
+from models.core.config import aux_source, defaults, optimizer
 
 
 def get_config(arg=None):
     c = defaults()
     c.model = 'gan.semi_supervised'
     c.data.name = 'cifar10'
+    # 400 labelled images per class (4,000), drawn 100 per step beside the unlabelled batch.
+    c.data.aux.labelled = aux_source(split='train', batch_size=100, per_class=400, subset_seed=0)
     c.model_kw = {
-        'labels_per_class': 400,
-        'labelled_batch': 100,
         'latent_dim': 100,
         'gen_width': 128,
         'disc_width': 96,
@@ -43,25 +44,5 @@ def get_config(arg=None):
     c.eval.batch_size = 500
     c.expected = {'test/error': 0.1863}
     if arg == 'smoke':
-        tiny(c)
+        _gan.semi_supervised_smoke(c)
     return c
-
-
-def tiny(c):
-    """Smoke variant: the labelled digits (the bundled colour patches have no usable labels)."""
-    smoke(c, steps=4)
-    c.data.name = 'digits8x8'
-    c.train.batch_size = 16
-    c.eval.batch_size = 64
-    c.eval.max_batches = 1
-    c.eval.num_samples = 16
-    c.model_kw.update(
-        {
-            'labels_per_class': 2,
-            'labelled_batch': 8,
-            'latent_dim': 8,
-            'gen_width': 4,
-            'disc_width': 4,
-            'disc_downsamplings': 0,
-        }
-    )

@@ -16,17 +16,17 @@ Expected: no paper number on the 8x8 digits (the paper's MNIST-100 result is 93 
 with the labelled digits alone.
 """
 
-from experiments.configs import ssgan_cifar10
-from models.core.config import defaults, optimizer
+from experiments.configs import _gan
+from models.core.config import aux_source, defaults, optimizer
 
 
 def get_config(arg=None):
     c = defaults()
     c.model = 'gan.semi_supervised'
     c.data.name = 'digits8x8'
+    # 10 labelled digits per class (100), drawn 64 per step beside the unlabelled batch.
+    c.data.aux.labelled = aux_source(split='train', batch_size=64, per_class=10, subset_seed=0)
     c.model_kw = {
-        'labels_per_class': 10,
-        'labelled_batch': 64,
         'latent_dim': 32,
         'gen_width': 64,
         'gen_hidden': 256,
@@ -52,5 +52,5 @@ def get_config(arg=None):
         c.expected = {'test/error': 0.089, 'source': 'measured in this repo, 3,000 steps'}
     if arg == 'smoke':
         # The same program as the other semi-supervised smoke variants (one compilation).
-        c = ssgan_cifar10.get_config('smoke')
+        _gan.semi_supervised_smoke(c)
     return c

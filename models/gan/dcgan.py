@@ -6,14 +6,16 @@ Salimans et al., "Improved Techniques for Training GANs", arXiv:1606.03498 (feat
 minibatch discrimination, historical averaging, one-sided label smoothing, virtual batch norm).
 
 Players: 'disc' then 'gen' (config.optim order); the generator's update sees the updated
-discriminator, as in alternating GAN training.
+discriminator, as in alternating GAN training. Variables: params {'gen', 'disc'} (Flax weights)
+and loop state {'gen': {...}, 'disc': {...}} (batch-norm statistics, VBN reference latents,
+historical averages; see players.py).
 """
 
 from __future__ import annotations
 
 import jax
 
-from models.core.family import STATE_UPDATES_KEY, Family
+from models.core.family import Family
 from models.gan import data_scaling, losses, players, sample_quality, techniques
 from models.gan.networks import NORMS, Discriminator, Generator, check_shape
 
@@ -104,23 +106,20 @@ def make(
     def init(rng, batch):
         gen_rng, disc_rng, z_rng = jax.random.split(rng, 3)
         z = players.latents(z_rng, batch[key].shape[0], latent_dim)
-        real = real_view(batch[key])
-        return {
-            'gen': players.init_player(gen, gen_rng, z),
-            'disc': players.init_player(disc, disc_rng, real),
-        }
+        return players.init_gan(gen, disc, gen_rng, disc_rng, z, real_view(batch[key]))
 
-    def loss(params, batch, rng):
-        noise_rng, z_rng, real_rng, fake_rng = jax.random.split(rng, 4)
+    def loss(variables, batch, ctx):
+        params, state = variables
+        noise_rng, z_rng, real_rng, fake_rng = jax.random.split(ctx.rng, 4)
         real = real_view(batch[key], noise_rng)
         z = players.latents(z_rng, real.shape[0], latent_dim)
-        fake, gen_stats = players.apply_player(gen, params['gen'], z, True)
+        fake, gen_stats = players.apply_player(gen, params['gen'], state['gen'], z, True)
         # Real and fake batches go through D separately (DCGAN): batch norm never mixes them.
         (real_features, real_logits), disc_stats = players.apply_player(
-            disc, params['disc'], real, True, real_rng
+            disc, params['disc'], state['disc'], real, True, real_rng
         )
         (fake_features, fake_logits), _ = players.apply_player(
-            disc, params['disc'], fake, True, fake_rng
+            disc, params['disc'], state['disc'], fake, True, fake_rng
         )
         real_logits, fake_logits = real_logits[:, 0], fake_logits[:, 0]  # [B]
         disc_loss = losses.discriminator_loss(real_logits, fake_logits, label_smoothing)
@@ -128,8 +127,8 @@ def make(
             gen_objective = techniques.feature_matching(real_features, fake_features)
         else:
             gen_objective = losses.generator_loss(gen_loss, fake_logits)
-        disc_history, disc_avg = players.history_penalty(disc, params['disc'])
-        gen_history, gen_avg = players.history_penalty(gen, params['gen'])
+        disc_history, disc_avg = players.history_penalty(disc, params['disc'], state['disc'])
+        gen_history, gen_avg = players.history_penalty(gen, params['gen'], state['gen'])
         metrics = {
             'disc/real_prob': losses.mean_probability(real_logits),
             'disc/fake_prob': losses.mean_probability(fake_logits),
@@ -138,24 +137,24 @@ def make(
         if historical_averaging:
             metrics['disc/history_penalty'] = disc_history
             metrics['gen/history_penalty'] = gen_history
-        updates = {}
-        for name, stats, avg in (('gen', gen_stats, gen_avg), ('disc', disc_stats, disc_avg)):
-            history = {'history': avg} if avg is not None else None
-            if stats or history:
-                updates[name] = players.merged_state(params[name], stats, history)
-        if updates:
-            metrics[STATE_UPDATES_KEY] = updates
-        return {'disc': disc_loss + disc_history, 'gen': gen_objective + gen_history}, metrics
+        new_state = {
+            'gen': players.merged_state(state['gen'], gen_stats, gen_avg),
+            'disc': players.merged_state(state['disc'], disc_stats, disc_avg),
+        }
+        objectives = {'disc': disc_loss + disc_history, 'gen': gen_objective + gen_history}
+        return objectives, metrics, new_state
 
-    def generate(params, rng, num):
+    def generate(variables, rng, num):
+        params, state = variables
         z = players.latents(rng, num, latent_dim)
-        return players.apply_player(gen, params['gen'], z, False)[0]
+        return players.apply_player(gen, params['gen'], state['gen'], z, False)[0]
 
-    def sample(params, rng, num):
-        return data_scaling.to_data(generate(params, rng, num), data_spec)
+    def sample(variables, rng, num):
+        return data_scaling.to_data(generate(variables, rng, num), data_spec)
 
-    def real_logit(params, x):
-        return players.apply_player(disc, params['disc'], x, False)[0][1][:, 0]
+    def real_logit(variables, x):
+        params, state = variables
+        return players.apply_player(disc, params['disc'], state['disc'], x, False)[0][1][:, 0]
 
     net = sample_quality.resolve_feature_net(data_spec, feature_net, inception_weights)
     evaluation = sample_quality.make_evaluation(

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from models.core.family import STATE_UPDATES_KEY, Evaluation, Family
+from models.core.family import Evaluation, Family
 from models.gan import data_scaling, losses, players
 from models.gan.metrics.matching import best_matching_accuracy
 from models.gan.networks import Discriminator, Generator, QHead, check_shape
@@ -93,19 +93,19 @@ def make(
         gen_rng, disc_rng, z_rng = jax.random.split(rng, 3)
         z = sample_codes(z_rng, batch[key].shape[0], noise_dim, categorical, continuous)[0]
         real = data_scaling.real_inputs(batch[key], data_spec, None, dequantize=False)
-        return {
-            'gen': players.init_player(gen, gen_rng, z),
-            'disc': players.init_player(disc, disc_rng, real),
-        }
+        return players.init_gan(gen, disc, gen_rng, disc_rng, z, real)
 
-    def loss(params, batch, rng):
-        noise_rng, z_rng = jax.random.split(rng)
+    def loss(variables, batch, ctx):
+        params, state = variables
+        noise_rng, z_rng = jax.random.split(ctx.rng)
         real = data_scaling.real_inputs(batch[key], data_spec, noise_rng, dequantize)
         z, code, cont = sample_codes(z_rng, real.shape[0], noise_dim, categorical, continuous)
-        fake, gen_stats = players.apply_player(gen, params['gen'], z, True)
-        (_, real_logits, _, _), disc_stats = players.apply_player(disc, params['disc'], real, True)
+        fake, gen_stats = players.apply_player(gen, params['gen'], state['gen'], z, True)
+        (_, real_logits, _, _), disc_stats = players.apply_player(
+            disc, params['disc'], state['disc'], real, True
+        )
         (_, fake_logits, code_logits, cont_mean), _ = players.apply_player(
-            disc, params['disc'], fake, True
+            disc, params['disc'], state['disc'], fake, True
         )
         real_logits, fake_logits = real_logits[:, 0], fake_logits[:, 0]
         info, cross_entropy = information_loss(code_logits, code, cont_mean[:, :continuous], cont)
@@ -114,29 +114,31 @@ def make(
             'disc/fake_prob': losses.mean_probability(fake_logits),
             'info/mi_lower_bound': math.log(categorical) - cross_entropy,
             'info/code_accuracy_on_samples': jnp.mean(jnp.argmax(code_logits, -1) == code),
-            STATE_UPDATES_KEY: {
-                'gen': players.merged_state(params['gen'], gen_stats),
-                'disc': players.merged_state(params['disc'], disc_stats),
-            },
+        }
+        new_state = {
+            'gen': players.merged_state(state['gen'], gen_stats),
+            'disc': players.merged_state(state['disc'], disc_stats),
         }
         disc_loss = losses.discriminator_loss(real_logits, fake_logits) + info_weight * info
         gen_loss = losses.non_saturating_generator_loss(fake_logits) + info_weight * info
-        return {'disc': disc_loss, 'gen': gen_loss}, metrics
+        return {'disc': disc_loss, 'gen': gen_loss}, metrics, new_state
 
-    def generate(params, z):
-        return players.apply_player(gen, params['gen'], z, False)[0]
+    def generate(variables, z):
+        params, state = variables
+        return players.apply_player(gen, params['gen'], state['gen'], z, False)[0]
 
-    def sample(params, rng, num):
+    def sample(variables, rng, num):
         """Rows cycle through the categorical values, so a grid shows one code per column."""
         z, _, _ = sample_codes(rng, num, noise_dim, categorical, continuous)
         code = jnp.arange(num) % categorical
         z = z.at[:, noise_dim : noise_dim + categorical].set(jax.nn.one_hot(code, categorical))
-        return data_scaling.to_data(generate(params, z), data_spec)
+        return data_scaling.to_data(generate(variables, z), data_spec)
 
-    def outputs(params, batch, rng):
-        del rng
+    def outputs(variables, batch, rng):
+        del rng  # Q's code for real images: deterministic
+        params, state = variables
         x = data_scaling.real_inputs(batch[key], data_spec, None, dequantize=False)
-        code_logits = players.apply_player(disc, params['disc'], x, False)[0][2]
+        code_logits = players.apply_player(disc, params['disc'], state['disc'], x, False)[0][2]
         return {'code': jnp.argmax(code_logits, -1), 'label': batch['label']}
 
     def summarize(rows):

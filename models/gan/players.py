@@ -1,16 +1,19 @@
-"""The parameter layout shared by the GAN families and the functions that run the two players.
+"""The variable layout shared by the GAN families and the functions that run the two players.
 
-Each player ('gen', 'disc') is one Flax module; its entry in the family's params is
-`{'net': flax params, 'state': {...}}` where the non-trainable 'state' (see models/core/family.py)
-holds what the player needs besides weights: batch-norm running statistics ('batch_stats'),
-the virtual-batch-norm reference latents ('reference_z'), and the historical average of its own
-parameters ('history'). Losses return the new state under metrics['state_updates'].
+Each player ('gen', 'disc') is one Flax module. Its trainable weights are the family's
+`params[player]` (the Flax 'params' collection as is); what it needs besides weights is its entry
+of the loop state (`state[player]`, see models/core/family.py), a dict holding any of
+    'batch_stats'  batch-norm running statistics (Flax's 'batch_stats' collection),
+    'reference_z'  the virtual-batch-norm reference latents (generator only; fixed at init),
+    'history'      the historical average of its own parameters ({'mean', 'count'}),
+and empty for a player that has none of them. The loss returns the whole new state, both players'.
 
-The shared step calls the family's loss once per player, so running statistics and historical
-averages are updated twice per step (each call draws fresh latents). For the historical average
-this repeats every parameter vector the same number of times and leaves the average unchanged
-(up to the discriminator's update between the two calls); batch-norm statistics simply move at
-momentum 0.9 per call.
+The shared step evaluates the family's loss once per player (with the same step key, so the same
+latents), keeping the state of an evaluation whose update was applied; running statistics and
+historical averages therefore move twice per step. For the historical average this repeats every
+parameter vector the same number of times and leaves the average unchanged (up to the
+discriminator's update between the two evaluations); batch-norm statistics simply move at
+momentum 0.9 per evaluation.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from models.core.family import STATE_KEY
+from models.core.family import Variables
 from models.gan import techniques
 
 PyTree = Any
@@ -38,8 +41,10 @@ class Player:
     latent_dim: int = 0  # generator only
 
 
-def init_player(player: Player, rng: jax.Array, example: jax.Array) -> dict[str, PyTree]:
-    """Parameters and state of `player` for inputs shaped like `example` [N, ...]."""
+def init_player(
+    player: Player, rng: jax.Array, example: jax.Array
+) -> tuple[PyTree, dict[str, PyTree]]:
+    """(params, state) of `player` for inputs shaped like `example` [N, ...]."""
     init_rng, dropout_rng, ref_rng = jax.random.split(rng, 3)
     state: dict[str, PyTree] = {}
     if player.reference_size:
@@ -52,22 +57,35 @@ def init_player(player: Player, rng: jax.Array, example: jax.Array) -> dict[str,
         state['batch_stats'] = variables['batch_stats']
     if player.history_weight:
         state['history'] = techniques.historical_average_init(variables['params'])
-    out = {'net': variables['params']}
-    if state:
-        out[STATE_KEY] = state
-    return out
+    return variables['params'], state
+
+
+def init_gan(
+    gen: Player, disc: Player, gen_rng: jax.Array, disc_rng: jax.Array, z: jax.Array, real
+) -> Variables:
+    """Both players, for latents like `z` [N, latent] and real inputs like `real` [N, ...]."""
+    gen_params, gen_state = init_player(gen, gen_rng, z)
+    disc_params, disc_state = init_player(disc, disc_rng, real)
+    return Variables(
+        params={'gen': gen_params, 'disc': disc_params},
+        state={'gen': gen_state, 'disc': disc_state},
+    )
 
 
 def apply_player(
-    player: Player, params: dict[str, PyTree], inputs: jax.Array, train: bool, rng=None
+    player: Player,
+    params: PyTree,
+    state: dict[str, PyTree],
+    inputs: jax.Array,
+    train: bool,
+    rng=None,
 ) -> tuple[Any, dict[str, PyTree] | None]:
     """(outputs, state update or None). Batch-norm statistics move only in training mode.
 
     For a generator with virtual batch norm, the reference latents run through the network in
     the same call, ahead of `inputs`, and their rows are dropped from the output.
     """
-    state = params.get(STATE_KEY, {})
-    variables = {'params': params['net']}
+    variables = {'params': params}
     if 'batch_stats' in state:
         variables['batch_stats'] = state['batch_stats']
     reference = state.get('reference_z')
@@ -78,32 +96,35 @@ def apply_player(
         out, mutated = player.module.apply(
             variables, inputs, True, rngs=rngs, mutable=['batch_stats']
         )
-        new_state = {'batch_stats': mutated['batch_stats']}
+        update = {'batch_stats': mutated['batch_stats']}
     else:
-        out, new_state = player.module.apply(variables, inputs, train, rngs=rngs), None
+        out, update = player.module.apply(variables, inputs, train, rngs=rngs), None
     if reference is not None:
         out = jax.tree.map(lambda a: a[reference.shape[0] :], out)
-    return out, new_state
+    return out, update
 
 
-def history_penalty(player: Player, params: dict[str, PyTree]) -> tuple[jax.Array, Any]:
-    """(weight * ||theta - historical mean||^2, the history with theta added) or (0, None)."""
+def history_penalty(
+    player: Player, params: PyTree, state: dict[str, PyTree]
+) -> tuple[jax.Array, dict[str, PyTree] | None]:
+    """(weight * ||theta - historical mean||^2, {'history': history with theta added}) or
+    (0, None) without historical averaging."""
     if not player.history_weight:
         return jnp.zeros(()), None
-    history = params[STATE_KEY]['history']
-    penalty = techniques.historical_average_penalty(params['net'], history['mean'])
-    return player.history_weight * penalty, techniques.historical_average_update(
-        history, params['net']
-    )
+    history = state['history']
+    penalty = techniques.historical_average_penalty(params, history['mean'])
+    return player.history_weight * penalty, {
+        'history': techniques.historical_average_update(history, params)
+    }
 
 
-def merged_state(params: dict[str, PyTree], *updates: dict[str, PyTree] | None) -> Any:
+def merged_state(state: dict[str, PyTree], *updates: dict[str, PyTree] | None) -> dict:
     """The player's state with the given partial updates applied (None: nothing changed)."""
-    state = dict(params.get(STATE_KEY, {}))
+    merged = dict(state)
     for update in updates:
         if update:
-            state.update(update)
-    return state
+            merged.update(update)
+    return merged
 
 
 def latents(rng: jax.Array, num: int, dim: int) -> jax.Array:

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.core.family import Evaluation
+from models.core.family import Evaluation, Variables
 from models.gan import data_scaling
 from models.gan.metrics import scores
 from models.gan.metrics.feature_net import FeatureNet
@@ -54,26 +54,26 @@ def resolve_feature_net(data_spec, feature_net: str, inception_weights: str) -> 
 def make_evaluation(
     data_spec,
     real_view: Callable[[jax.Array], jax.Array],
-    generate: Callable[[dict, jax.Array, int], jax.Array],
-    real_logit: Callable[[dict, jax.Array], jax.Array],
+    generate: Callable[[Variables, jax.Array, int], jax.Array],
+    real_logit: Callable[[Variables, jax.Array], jax.Array],
     net: FeatureNet | None,
     splits: int = 1,
 ) -> Evaluation:
     """`real_view(x)` -> real data as the networks see it ([-1, 1], cropped and resized);
-    `generate(params, rng, num)` -> generator output in [-1, 1] (or points);
-    `real_logit(params, x)` -> the discriminator's real-vs-fake logit [N] in evaluation mode."""
+    `generate(variables, rng, num)` -> generator output in [-1, 1] (or points);
+    `real_logit(variables, x)` -> the discriminator's real-vs-fake logit [N] in evaluation mode."""
 
-    def outputs(params, batch, rng):
+    def outputs(variables, batch, rng):
         x = batch[data_spec.key]
-        fake = generate(params, rng, x.shape[0])
+        fake = generate(variables, rng, x.shape[0])
         if data_spec.num_levels is not None:
             # What a user sees: samples rounded to the data's levels, like the real images.
             levels = data_scaling.to_levels(fake, data_spec.num_levels)
             fake = data_scaling.to_signed(levels, data_spec.num_levels)
         real = real_view(x)
         rows = {
-            'disc_real': jax.nn.sigmoid(real_logit(params, real)),
-            'disc_fake': jax.nn.sigmoid(real_logit(params, fake)),
+            'disc_real': jax.nn.sigmoid(real_logit(variables, real)),
+            'disc_fake': jax.nn.sigmoid(real_logit(variables, fake)),
         }
         if net is not None:
             rows['real_logits'], rows['real_features'] = net.apply(real)

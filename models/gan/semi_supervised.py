@@ -10,11 +10,14 @@ Losses:
 The released code weights the unsupervised part by 1/2 (`unsupervised_weight`). The generator
 minimises feature matching on the discriminator's last hidden layer.
 
-The labelled examples are `labels_per_class` per class of the training split, chosen by a fixed
-seed; every step draws a labelled batch from them (with replacement) next to the unlabelled batch
-that the loader provides (all training examples, labels ignored). `labels_per_class=0` uses every
-label: the loader's batch is then also the labelled batch. `unsupervised=False` trains the
-same classifier on the labelled examples alone: the baseline the GAN must beat.
+The labelled examples come from the data layer, as the auxiliary source 'labelled':
+    config.data.aux.labelled = aux_source(split='train', batch_size=B, per_class=n, subset_seed=s)
+holds n examples per class of the split, chosen by the seed (models/data/subsets.py), and each
+step's B labelled rows arrive as batch['aux']['labelled'] = {<image key>: ..., 'label': ...} next
+to the unlabelled batch of the main source (all training examples, labels ignored). Without a
+'labelled' source every label is used: the loader's batch is then also the labelled batch.
+`unsupervised=False` trains the same classifier on the labelled examples alone: the baseline the
+GAN must beat.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from models.core.family import STATE_UPDATES_KEY, Evaluation, Family
-from models.data import open_split
+from models.core.family import Evaluation, Family
+from models.data import DatasetSpec
 from models.gan import data_scaling, losses, players, sample_quality, techniques
 from models.gan.networks import NORMS, Discriminator, Generator, check_shape
 
@@ -42,36 +45,39 @@ def unsupervised_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Arr
     return jnp.mean(jax.nn.softplus(real_lse) - real_lse) + jnp.mean(jax.nn.softplus(fake_lse))
 
 
-def labelled_subset(labels: np.ndarray, per_class: int, num_classes: int, seed: int) -> np.ndarray:
-    """Indices of `per_class` examples of every class, chosen by `seed` (sorted)."""
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in range(num_classes):
-        members = np.flatnonzero(labels == c)
-        if len(members) < per_class:
-            raise ValueError(f'class {c} has {len(members)} examples, fewer than {per_class}')
-        chosen.append(rng.permutation(members)[:per_class])
-    return np.sort(np.concatenate(chosen))
+LABELLED = 'labelled'  # the auxiliary source (config.data.aux.<name>) of the labelled examples
 
 
-def load_labelled(data_spec, per_class: int, seed: int, split: str, data_dir: str):
-    """(images, labels) of the labelled subset of `split` of the dataset `data_spec` names."""
+def labelled_spec(data_spec, aux_specs) -> DatasetSpec | None:
+    """The spec of the labelled rows in batch['aux'], or None: the main batch's own labels.
+
+    Refuses what the K+1 discriminator cannot train on: data without labels, or a labelled source
+    whose images, levels or classes differ from the main source's.
+    """
     if data_spec.num_classes is None:
-        raise ValueError(f'dataset {data_spec.name!r} has no labels for semi-supervised training')
-    source, _ = open_split(data_spec.name, split, data_dir or None)
-    labels = np.array([source[i]['label'] for i in range(len(source))])
-    chosen = labelled_subset(labels, per_class, data_spec.num_classes, seed)
-    images = np.stack([source[int(i)][data_spec.key] for i in chosen])
-    return images, labels[chosen].astype(np.int32)
+        raise ValueError(f'dataset {data_spec.name!r} has no labels for the K+1 classifier')
+    unknown = sorted(set(aux_specs or {}) - {LABELLED})
+    if unknown:
+        raise ValueError(
+            f'config.data.aux names {unknown}; the semi-supervised GAN reads only '
+            f'{LABELLED!r} (its labelled examples)'
+        )
+    spec = (aux_specs or {}).get(LABELLED)
+    if spec is None:
+        return None
+    main = (tuple(data_spec.shape), data_spec.num_levels, data_spec.num_classes)
+    aux = (tuple(spec.shape), spec.num_levels, spec.num_classes)
+    if aux != main:
+        raise ValueError(
+            f'config.data.aux.{LABELLED} ({spec.name!r}) has (shape, levels, classes) {aux}, the '
+            f'main data ({data_spec.name!r}) {main}: the discriminator needs them equal'
+        )
+    return spec
 
 
 def make(
     data_spec,
-    labels_per_class: int = 10,
-    label_seed: int = 0,
-    label_split: str = 'train',
-    data_dir: str = '',
-    labelled_batch: int = 64,
+    aux_specs: dict[str, DatasetSpec] | None = None,
     unsupervised: bool = True,
     unsupervised_weight: float = 0.5,
     latent_dim: int = 100,
@@ -92,23 +98,15 @@ def make(
     inception_weights: str = '',
     score_splits: int = 1,
 ) -> Family:
-    """gen_loss: 'feature_matching' (the semi-supervised results) or 'non_saturating'
+    """aux_specs: the auxiliary sources' specs (the trainer passes config.data.aux's); a
+    'labelled' one supplies the labelled rows, otherwise the main batch's labels are used.
+    gen_loss: 'feature_matching' (the semi-supervised results) or 'non_saturating'
     (-log D(G(z)) with D = Z / (Z + 1), the Inception-score model with minibatch features).
     feature_net / inception_weights / score_splits: also score samples (sample_quality.py)."""
     losses.check_choice('gen_loss', gen_loss, ('feature_matching', 'non_saturating'))
     losses.check_choice('gen_norm', gen_norm, NORMS)
-    if labels_per_class < 0 or labelled_batch < 1:
-        raise ValueError('labels_per_class must be >= 0 (0: all) and labelled_batch positive')
     check_shape(tuple(data_spec.shape))
-    all_labels = labels_per_class == 0
-    if all_labels:
-        if data_spec.num_classes is None:
-            raise ValueError(f'dataset {data_spec.name!r} has no labels for the K+1 classifier')
-    else:
-        images, labels = load_labelled(
-            data_spec, labels_per_class, label_seed, label_split, data_dir
-        )
-        labelled_images, labelled_labels = jnp.asarray(images), jnp.asarray(labels)
+    labelled = labelled_spec(data_spec, aux_specs)
     num_classes, key = int(data_spec.num_classes), data_spec.key
     reference = 64 if gen_norm == 'virtual' else 0
     gen = players.Player(
@@ -137,33 +135,30 @@ def make(
         gen_rng, disc_rng, z_rng = jax.random.split(rng, 3)
         z = players.latents(z_rng, batch[key].shape[0], latent_dim)
         real = data_scaling.real_inputs(batch[key], data_spec, None, dequantize=False)
-        return {
-            'gen': players.init_player(gen, gen_rng, z),
-            'disc': players.init_player(disc, disc_rng, real),
-        }
+        return players.init_gan(gen, disc, gen_rng, disc_rng, z, real)
 
-    def loss(params, batch, rng):
-        rngs = jax.random.split(rng, 7)
+    def labelled_inputs(batch, real, rng):
+        """(discriminator inputs [L, ...], labels [L]) of this step's labelled examples."""
+        if labelled is None:  # every training example is labelled: the loader's batch is the batch
+            return real, batch['label']
+        rows = batch['aux'][LABELLED]
+        images = data_scaling.real_inputs(rows[labelled.key], data_spec, rng, dequantize)
+        return images, rows['label']
+
+    def loss(variables, batch, ctx):
+        params, state = variables
+        rngs = jax.random.split(ctx.rng, 6)
         real = data_scaling.real_inputs(batch[key], data_spec, rngs[0], dequantize)
-        if all_labels:  # every training example is labelled: the loader's batch is the batch
-            labelled, targets = real, batch['label']
-        else:
-            pick = jax.random.randint(rngs[1], (labelled_batch,), 0, labelled_labels.shape[0])
-            labelled = data_scaling.real_inputs(
-                labelled_images[pick], data_spec, rngs[2], dequantize
-            )
-            targets = labelled_labels[pick]
-        z = players.latents(rngs[3], real.shape[0], latent_dim)
-        fake, gen_stats = players.apply_player(gen, params['gen'], z, True)
-        (_, labelled_logits), _ = players.apply_player(
-            disc, params['disc'], labelled, True, rngs[4]
-        )
-        (real_features, real_logits), _ = players.apply_player(
-            disc, params['disc'], real, True, rngs[5]
-        )
-        (fake_features, fake_logits), _ = players.apply_player(
-            disc, params['disc'], fake, True, rngs[6]
-        )
+        labelled_x, targets = labelled_inputs(batch, real, rngs[1])
+        z = players.latents(rngs[2], real.shape[0], latent_dim)
+        fake, gen_stats = players.apply_player(gen, params['gen'], state['gen'], z, True)
+
+        def classify(x, rng):
+            return players.apply_player(disc, params['disc'], state['disc'], x, True, rng)[0]
+
+        _, labelled_logits = classify(labelled_x, rngs[3])
+        real_features, real_logits = classify(real, rngs[4])
+        fake_features, fake_logits = classify(fake, rngs[5])
         supervised = supervised_loss(labelled_logits, targets)
         unsup = unsupervised_loss(real_logits, fake_logits)
         disc_loss = supervised + (unsupervised_weight * unsup if unsupervised else 0.0)
@@ -180,25 +175,26 @@ def make(
             'disc/real_prob': jnp.mean(jax.nn.sigmoid(jax.nn.logsumexp(real_logits, -1))),
             'disc/fake_prob': jnp.mean(jax.nn.sigmoid(jax.nn.logsumexp(fake_logits, -1))),
         }
-        if gen_stats:
-            metrics[STATE_UPDATES_KEY] = {'gen': players.merged_state(params['gen'], gen_stats)}
-        return {'disc': disc_loss, 'gen': gen_objective}, metrics
+        new_state = {'gen': players.merged_state(state['gen'], gen_stats), 'disc': state['disc']}
+        return {'disc': disc_loss, 'gen': gen_objective}, metrics, new_state
 
-    def generate(params, rng, num):
+    def generate(variables, rng, num):
+        params, state = variables
         z = players.latents(rng, num, latent_dim)
-        return players.apply_player(gen, params['gen'], z, False)[0]
+        return players.apply_player(gen, params['gen'], state['gen'], z, False)[0]
 
-    def sample(params, rng, num):
-        return data_scaling.to_data(generate(params, rng, num), data_spec)
+    def sample(variables, rng, num):
+        return data_scaling.to_data(generate(variables, rng, num), data_spec)
 
     def real_view(x):
         return data_scaling.real_inputs(x, data_spec, None, dequantize=False)
 
-    def class_logits(params, x):
-        return players.apply_player(disc, params['disc'], x, False)[0][1]
+    def class_logits(variables, x):
+        params, state = variables
+        return players.apply_player(disc, params['disc'], state['disc'], x, False)[0][1]
 
-    def real_logit(params, x):
-        return jax.nn.logsumexp(class_logits(params, x), axis=-1)
+    def real_logit(variables, x):
+        return jax.nn.logsumexp(class_logits(variables, x), axis=-1)
 
     net = sample_quality.resolve_feature_net(data_spec, feature_net, inception_weights)
     quality = None
@@ -207,11 +203,11 @@ def make(
             data_spec, real_view, generate, real_logit, net, score_splits
         )
 
-    def outputs(params, batch, rng):
-        logits = class_logits(params, real_view(batch[key]))
+    def outputs(variables, batch, rng):
+        logits = class_logits(variables, real_view(batch[key]))
         rows = {'correct': (jnp.argmax(logits, -1) == batch['label']).astype(jnp.float32)}
         if quality is not None:
-            rows.update(quality.outputs(params, batch, rng))
+            rows.update(quality.outputs(variables, batch, rng))
         return rows
 
     def summarize(rows):

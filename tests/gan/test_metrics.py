@@ -89,8 +89,8 @@ def test_real_digits_score_high_and_an_untrained_generator_scores_badly():
         disc_width=8,
         feature_net='none',
     )
-    params = family.init(jax.random.PRNGKey(0), {'image': jnp.asarray(train_x[:16])})
-    samples = family.sample(params, jax.random.PRNGKey(1), len(test))
+    variables = family.init(jax.random.PRNGKey(0), {'image': jnp.asarray(train_x[:16])})
+    samples = family.sample(variables, jax.random.PRNGKey(1), len(test))
     fake_logits, fake_features = net.apply(to_signed(samples, 17))
     fake_is = scores.inception_score(np.asarray(fake_logits), splits=1)[0]
     fake_fid = scores.fid(np.asarray(fake_features), np.asarray(train_features))

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from models.core.family import Context, Variables
 from models.data import image_spec
 from models.gan import dcgan, losses, techniques
 
@@ -89,27 +90,27 @@ def test_historical_averaging_adds_weight_times_distance_to_both_losses():
     kw = dict(latent_dim=4, gen_width=4, disc_width=4, feature_net='none', dequantize=False)
     plain, averaged = dcgan.make(spec, **kw), dcgan.make(spec, historical_averaging=0.5, **kw)
     batch = {'image': jax.random.randint(jax.random.PRNGKey(0), (4, 8, 8, 1), 0, 17)}
-    params = averaged.init(jax.random.PRNGKey(1), batch)
+    params, state = averaged.init(jax.random.PRNGKey(1), batch)
     # Move every historical mean by 0.1: the penalty is 0.5 * 0.01 * (number of parameters).
     shifted = {}
     for player in ('gen', 'disc'):
-        p = dict(params[player])
-        history = p['state']['history']
+        history = state[player]['history']
         mean = jax.tree.map(lambda a: a + 0.1, history['mean'])
-        p['state'] = {**p['state'], 'history': {**history, 'mean': mean}}
-        shifted[player] = p
-    rng = jax.random.PRNGKey(2)
-    with_ha, metrics = averaged.loss(shifted, batch, rng)
-    without = {k: {kk: vv for kk, vv in v.items() if kk != 'state'} for k, v in shifted.items()}
-    for k in without:
-        stats = shifted[k]['state'].get('batch_stats')
-        if stats is not None:
-            without[k]['state'] = {'batch_stats': stats}
-    base, _ = plain.loss(without, batch, rng)
+        shifted[player] = {**state[player], 'history': {**history, 'mean': mean}}
+    ctx = Context(jax.random.PRNGKey(2), jnp.zeros((), jnp.int32))
+    with_ha, _, new_state = averaged.loss(Variables(params, shifted), batch, ctx)
+    # The plain family's state: the same batch-norm statistics, no history.
+    without = {k: {kk: vv for kk, vv in v.items() if kk != 'history'} for k, v in shifted.items()}
+    base, _, _ = plain.loss(Variables(params, without), batch, ctx)
     for player in ('gen', 'disc'):
-        count = sum(x.size for x in jax.tree.leaves(shifted[player]['net']))
+        count = sum(x.size for x in jax.tree.leaves(params[player]))
         np.testing.assert_allclose(with_ha[player] - base[player], 0.5 * 0.01 * count, rtol=1e-3)
-        assert float(metrics['state_updates'][player]['history']['count']) == 2
+        assert float(new_state[player]['history']['count']) == 2
+        # The new mean adds this step's parameters to the shifted mean: (m + 0.1 + theta) / 2.
+        first = jax.tree.leaves(new_state[player]['history']['mean'])[0]
+        start = jax.tree.leaves(state[player]['history']['mean'])[0]
+        theta = jax.tree.leaves(params[player])[0]
+        np.testing.assert_allclose(first, (start + 0.1 + theta) / 2, rtol=1e-6, atol=1e-7)
 
 
 def test_virtual_batch_norm_uses_reference_and_own_statistics_only():
