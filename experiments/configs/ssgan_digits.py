@@ -20,6 +20,9 @@ from experiments.configs import _gan
 from models.core.config import aux_source, defaults, optimizer
 
 
+VARIANTS = ('labels_only',)
+
+
 def get_config(arg=None):
     c = defaults()
     c.model = 'gan.semi_supervised'
