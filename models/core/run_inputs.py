@@ -19,8 +19,18 @@ import numpy as np
 from models.core.inputs import check_batch
 from models.data import open_split
 from models.data.loader import TrainBatches, prefetched
-from models.data.sources import Subset, gather
+from models.data.sources import (
+    DATA_DIR_ENV,
+    DatasetNotFoundError,
+    Subset,
+    default_data_dir,
+    gather,
+)
 from models.data.subsets import class_balanced_subset
+
+
+class DataDirError(OSError):
+    """The data dir cannot hold (or give) the dataset: not a directory, not writable."""
 
 
 class RunInputs:
@@ -48,7 +58,21 @@ class RunInputs:
         self._check(eval_size)
 
     def _open(self, name: str, split: str):
-        return open_split(name, split, self.data_dir, cache=self.config.cache)
+        try:
+            return open_split(name, split, self.data_dir, cache=self.config.cache)
+        except OSError as e:
+            if isinstance(e, DatasetNotFoundError):
+                raise
+            setting = (
+                f'config.data.data_dir={self.data_dir}'
+                if self.data_dir
+                else f'${DATA_DIR_ENV} or its default ({default_data_dir()})'
+            )
+            raise DataDirError(
+                f'dataset {name!r} cannot be read or prepared in the data dir set by {setting}: '
+                f'{e.strerror or e} ({getattr(e, "filename", "") or ""}). Bundled datasets are '
+                'built there on first use, so it must be a writable directory.'
+            ) from e
 
     @staticmethod
     def _balanced(name: str, source, spec, aux) -> Subset:

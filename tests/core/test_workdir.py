@@ -93,6 +93,9 @@ def test_unusable_workdir_and_unknown_variant_fail_at_once_with_one_line(tmp_pat
         assert 'Traceback' not in result.stderr
     variant = _cli(tmp_path / 'v', config=f'{sp.BASELINE}:smok')
     assert variant.returncode != 0 and "no variant 'smok'" in variant.stderr
+    data_dir = _cli(tmp_path / 'd', f'--config.data.data_dir={blocker}/tfds')
+    assert data_dir.returncode != 0 and 'Traceback' not in data_dir.stderr
+    assert f'config.data.data_dir={blocker}/tfds' in data_dir.stderr
     assert time.perf_counter() - start < 60  # refused before anything compiled
 
 
