@@ -26,7 +26,7 @@ def main() -> None:
 
     from models.core.loop import Trainer
     from models.core.mesh import to_host
-    from models.core.step import eval_params
+    from models.core.step import eval_variables
     from models.data import synthetic2d
     from models.flows import density2d
 
@@ -34,19 +34,18 @@ def main() -> None:
         config = ml_collections.ConfigDict(json.load(f))
     if config.data.name not in synthetic2d.NAMES:
         raise SystemExit(f'{config.data.name!r} is not a 2-D density; known: {synthetic2d.NAMES}')
-    trainer = Trainer(config, args.workdir)
-    state = trainer.initial_state()
-    params = to_host(eval_params(state, config.eval.use_ema))
-    data = synthetic2d.split_arrays(config.data.name, 'test')['x']
-    log_density = density2d.log_density_on_grid(
-        trainer.family.log_prob, params, args.extent, args.size
-    )
+    with Trainer(config, args.workdir) as trainer:
+        state = trainer.initial_state()
+        variables = to_host(eval_variables(state, config.eval.use_ema))
+        data = synthetic2d.split_arrays(config.data.name, 'test')['x']
+        log_density = density2d.log_density_on_grid(
+            trainer.family.log_prob, variables, trainer.eval_key(0, 0), args.extent, args.size
+        )
     path = os.path.join(args.workdir, 'density.png')
     from models.core import images
 
     images.save_png(path, density2d.density_picture(log_density, np.asarray(data), args.extent))
     print(f'{path}: integral over the square {density2d.integral(log_density, args.extent):.4f}')
-    trainer.checkpointer.close()
 
 
 if __name__ == '__main__':

@@ -42,7 +42,7 @@ def child(spec: dict) -> dict:
 
     from models.core import mesh as mesh_lib
     from models.core.family import make_family
-    from models.core.step import make_init, make_train_step
+    from models.core.step import eval_variables, make_init, make_train_step
     from models.data import image_spec
 
     batch, iters, repeats = spec['batch'], spec['iters'], spec['repeats']
@@ -86,12 +86,12 @@ def child(spec: dict) -> dict:
     }
     if spec['sample_num']:
         sample = jax.jit(family.sample, static_argnums=2, out_shardings=data)
-        params = states['jax']['params']
-        jax.block_until_ready(sample(params, jax.random.PRNGKey(1), spec['sample_num']))
+        variables = eval_variables(states['jax'], use_ema=False)
+        jax.block_until_ready(sample(variables, jax.random.PRNGKey(1), spec['sample_num']))
         best = float('inf')
         for r in range(max(1, repeats - 1)):
             start = __import__('time').perf_counter()
-            jax.block_until_ready(sample(params, jax.random.PRNGKey(2 + r), spec['sample_num']))
+            jax.block_until_ready(sample(variables, jax.random.PRNGKey(2 + r), spec['sample_num']))
             best = min(best, __import__('time').perf_counter() - start)
         result['sample_s'] = best
     return result

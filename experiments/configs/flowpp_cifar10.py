@@ -26,6 +26,7 @@ def get_config(arg=None):
     c = defaults()
     c.model = 'flows.flowpp'
     c.model_kw = {
+        'stages': (('checkerboard', 4), ('squeeze',), ('channel', 2), ('checkerboard', 3)),
         'features': 96,
         'blocks': 10,
         'heads': 4,

@@ -3,7 +3,7 @@
 Training normalises with the batch's statistics (treated, as in the paper, as the layer's
 parameters for the log-determinant) and updates running averages; evaluation and sampling use
 the running averages, so log p(x) of one example does not depend on the rest of its batch. The
-running averages are non-trainable state (the player's 'state' key) and survive checkpoints.
+running averages are non-trainable state (the trainer's loop state) and survive checkpoints.
 """
 
 from __future__ import annotations

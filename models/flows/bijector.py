@@ -3,13 +3,14 @@
 A bijector maps x -> y elementwise-invertibly with a per-example log|det dy/dx|. Forward,
 inverse and log-determinant live in one class so that a test can loop over every layer:
 
-    init(rng, x, ctx)               -> (params, state, y)   data-dependent init on a first batch
-    forward(params, state, x, ctx)  -> (y, logdet [B], new_state)
-    inverse(params, state, y, ctx)  -> x
+    init(rng, x, ctx)                      -> (params, state, y)  data-dependent init on a batch
+    forward(params, state, x, ctx)         -> (y, logdet [B], new_state)
+    forward_layers(params, state, x, ctx)  -> (y, (logdet [B], ...), new_state)  one per layer
+    inverse(params, state, y, ctx)         -> x
 
 `params` are trained; `state` holds non-trainable variables (batch-norm running statistics,
-a fixed permutation). Both are plain dicts, so the family can put every layer's state under the
-player's reserved 'state' key (models/core/family.py). `ctx` carries what some layers need:
+a fixed permutation). Both are plain dicts: the family keeps the state in the trainer's loop state
+(models/core/family.py), beside the params, never inside them. `ctx` carries what some layers need:
 whether we are training (dropout, batch statistics), an RNG for dropout, and conditioning
 features for conditional flows (Flow++'s dequantiser q(u|x)).
 """
@@ -44,7 +45,11 @@ def sum_except_batch(x: jax.Array) -> jax.Array:
 
 
 class Bijector:
-    """Base class; subclasses implement init / forward / inverse. Stateless layers return {}."""
+    """Base class; subclasses implement init / forward / inverse. Stateless layers return {}.
+
+    An elementary layer is one layer of `forward_layers`; composites (`Composite`) list the
+    log-determinants of the elementary layers inside them instead.
+    """
 
     def init(self, rng: jax.Array, x: jax.Array, ctx: Ctx = EVAL) -> tuple[PyTree, PyTree, Any]:
         del rng
@@ -57,6 +62,11 @@ class Bijector:
 
     def inverse(self, params, state, y, ctx: Ctx = EVAL):
         raise NotImplementedError(f'{type(self).__name__} does not define inverse()')
+
+    def forward_layers(self, params, state, x, ctx: Ctx = EVAL):
+        """forward() with its log-determinant per elementary layer, in the order applied."""
+        y, logdet, new_state = self.forward(params, state, x, ctx)
+        return y, (logdet,), new_state
 
     def output_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Per-example output shape; only squeezes change it."""
@@ -72,8 +82,25 @@ def _key(i: int) -> str:
     return f'{i:02d}'
 
 
-class Chain(Bijector):
-    """Composition in order: forward applies layers[0] first; inverse runs them backwards."""
+def total_logdet(logdets: tuple[jax.Array, ...], x: jax.Array) -> jax.Array:
+    total = jnp.zeros(x.shape[0], x.dtype)
+    for logdet in logdets:
+        total = total + logdet
+    return total
+
+
+class Composite(Bijector):
+    """A bijector made of others: forward_layers is the one implementation, forward its sum."""
+
+    def forward(self, params, state, x, ctx=EVAL):
+        y, logdets, new_state = self.forward_layers(params, state, x, ctx)
+        return y, total_logdet(logdets, x), new_state
+
+
+class Chain(Composite):
+    """Composition in order: forward applies layers[0] first; inverse runs them backwards.
+    Nested chains are flattened in forward_layers, so a flow's layer list does not depend on how
+    it was grouped when built."""
 
     def __init__(self, layers: list[Bijector]):
         self.layers = list(layers)
@@ -85,16 +112,15 @@ class Chain(Bijector):
             params[_key(i)], state[_key(i)] = p, s
         return params, state, x
 
-    def forward(self, params, state, x, ctx=EVAL):
-        total = jnp.zeros(x.shape[0], x.dtype)
-        new_state = {}
+    def forward_layers(self, params, state, x, ctx=EVAL):
+        logdets, new_state = [], {}
         for i, layer in enumerate(self.layers):
-            # A flow without any state stores none (empty dicts are not kept as leaves).
-            x, logdet, new_state[_key(i)] = layer.forward(
+            # A flow without any state stores none: `state` may be {} for the whole chain.
+            x, layer_logdets, new_state[_key(i)] = layer.forward_layers(
                 params[_key(i)], state.get(_key(i), {}), x, ctx.fold(i)
             )
-            total = total + logdet
-        return x, total, new_state
+            logdets.extend(layer_logdets)
+        return x, tuple(logdets), new_state
 
     def inverse(self, params, state, y, ctx=EVAL):
         for i in reversed(range(len(self.layers))):

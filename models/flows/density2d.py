@@ -1,5 +1,6 @@
-"""2-D densities on a grid: the learned density as a picture next to the data, and its integral
-(a flow's density must integrate to 1; the tests check it within 1%)."""
+"""2-D densities: the learned density on a grid as a picture next to the data, its integral (a
+flow's density must integrate to 1; the tests check it within 1%), and the picture of samples
+(`render_points`, the 2-D flows' `Family.render`)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ def grid(extent: float = 6.0, size: int = 480) -> tuple[np.ndarray, float]:
     return np.stack([xs.ravel(), ys.ravel()], axis=-1).astype(np.float32), step * step
 
 
-def log_density_on_grid(log_prob, params, extent: float = 6.0, size: int = 480, chunk=16384):
-    """[size, size] log-density of `log_prob(params, {'x': points})` over the grid."""
+def log_density_on_grid(
+    log_prob, variables, rng, extent: float = 6.0, size: int = 480, chunk: int = 16384
+):
+    """[size, size] log-density of `log_prob(variables, {'x': points}, key)` over the grid; the
+    key of chunk i is fold_in(rng, i) (an exact density ignores it)."""
     points, _ = grid(extent, size)
     fn = jax.jit(log_prob)
     out = [
-        fn(params, {'x': jnp.asarray(points[i : i + chunk])}) for i in range(0, len(points), chunk)
+        fn(variables, {'x': jnp.asarray(points[i : i + chunk])}, jax.random.fold_in(rng, n))
+        for n, i in enumerate(range(0, len(points), chunk))
     ]
     return np.concatenate([np.asarray(o) for o in out]).reshape(size, size)
 
@@ -45,6 +50,13 @@ def density_picture(log_density: np.ndarray, data: np.ndarray, extent: float) ->
     return np.concatenate([left, gap, right], axis=1)
 
 
-def save_density_png(path: str, log_prob, params, data, extent: float = 4.5, size: int = 256):
-    log_density = log_density_on_grid(log_prob, params, extent, size)
+def save_density_png(
+    path: str, log_prob, variables, rng, data, extent: float = 4.5, size: int = 256
+):
+    log_density = log_density_on_grid(log_prob, variables, rng, extent, size)
     images.save_png(path, density_picture(log_density, data, extent))
+
+
+def render_points(path: str, samples, extent: float = 4.5, size: int = 256) -> None:
+    """A histogram of [N, 2] samples over [-extent, extent]^2 as a PNG."""
+    images.save_png(path, images.point_density(np.asarray(samples), size=size, extent=extent))

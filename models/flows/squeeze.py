@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from models.flows.bijector import EVAL, Bijector
+from models.flows.bijector import EVAL, Bijector, Composite
 
 
 def squeeze2(x):
@@ -68,7 +68,7 @@ class Unsqueeze(Bijector):
         return self.output_shape(shape)
 
 
-class FactorOut(Bijector):
+class FactorOut(Composite):
     """The first half of the channels is final (it goes straight to the prior); `inner` transforms
     the second half and must give back its input shape. y = concat(x1, inner(x2))."""
 
@@ -84,10 +84,10 @@ class FactorOut(Bijector):
         params, state, rest = self.inner.init(rng, rest, ctx)
         return params, state, jnp.concatenate([kept, rest], axis=-1)
 
-    def forward(self, params, state, x, ctx=EVAL):
+    def forward_layers(self, params, state, x, ctx=EVAL):
         kept, rest = self._split(x)
-        rest, logdet, state = self.inner.forward(params, state, rest, ctx)
-        return jnp.concatenate([kept, rest], axis=-1), logdet, state
+        rest, logdets, state = self.inner.forward_layers(params, state, rest, ctx)
+        return jnp.concatenate([kept, rest], axis=-1), logdets, state
 
     def inverse(self, params, state, y, ctx=EVAL):
         kept, rest = self._split(y)
@@ -106,6 +106,13 @@ class FactorOut(Bijector):
         return tuple(shape)
 
 
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
 class Flatten(Bijector):
     """[...] -> [D]: NICE treats an image as a vector."""
 
@@ -119,12 +126,33 @@ class Flatten(Bijector):
         return y.reshape(y.shape[0], *self.shape)
 
     def output_shape(self, shape):
-        n = 1
-        for s in shape:
-            n *= s
-        return (n,)
+        return (_size(shape),)
 
     def check(self, shape):
         if tuple(shape) != self.shape:
             raise ValueError(f'Flatten was built for shape {self.shape}, got {tuple(shape)}')
         return self.output_shape(shape)
+
+
+class Unflatten(Bijector):
+    """[D] -> `shape`, the inverse of Flatten: gives a vector flow's latent the data's shape."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = tuple(shape)
+
+    def forward(self, params, state, x, ctx=EVAL):
+        return x.reshape(x.shape[0], *self.shape), _zero(x), state
+
+    def inverse(self, params, state, y, ctx=EVAL):
+        return y.reshape(y.shape[0], -1)
+
+    def output_shape(self, shape):
+        return self.shape
+
+    def check(self, shape):
+        if len(shape) != 1 or shape[0] != _size(self.shape):
+            raise ValueError(
+                f'Unflatten to {self.shape} needs a vector of {_size(self.shape)} entries, got '
+                f'{tuple(shape)}'
+            )
+        return self.shape

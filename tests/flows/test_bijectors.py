@@ -19,7 +19,7 @@ from models.flows.bijector import Chain, Ctx
 from models.flows.conv1x1 import Conv1x1
 from models.flows.coupling import Additive, Affine, Coupling, MixtureCDF
 from models.flows.logit import Logit
-from models.flows.squeeze import FactorOut, Squeeze, Unsqueeze
+from models.flows.squeeze import FactorOut, Flatten, Squeeze, Unflatten, Unsqueeze
 from tests.perturb import perturbed
 
 RESNET = functools.partial(nets.ResNet, features=8, blocks=1)
@@ -33,6 +33,8 @@ CASES = {
     'conv1x1': (Conv1x1(), (2, 2, 3), 'normal'),
     'squeeze': (Squeeze(), (4, 4, 1), 'normal'),
     'unsqueeze': (Unsqueeze(), (2, 2, 4), 'normal'),
+    'flatten': (Flatten((2, 3, 2)), (2, 3, 2), 'normal'),
+    'unflatten': (Unflatten((2, 3, 2)), (12,), 'normal'),
     'additive_alternate': (Coupling('alternate', 1, Additive(), MLP), (4,), 'normal'),
     'affine_checkerboard': (Coupling('checkerboard', 0, Affine(), RESNET), (4, 4, 1), 'normal'),
     'affine_checkerboard_odd': (Coupling('checkerboard', 1, Affine(), RESNET), (2, 4, 3), 'normal'),

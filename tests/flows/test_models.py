@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from models.core.family import Context, Variables
 from models.data import DatasetSpec, image_spec
 from models.flows import flowpp, nice, realnvp
 from models.flows.bijector import Ctx
@@ -46,6 +47,11 @@ FULL_MODELS = {
 
 def _perturb(params, scale, seed=5):
     return perturbed(params, scale, seed)
+
+
+def _perturb_params(variables, scale, seed=5):
+    """Trained parameters only: the loop state (a 1x1 convolution's permutation) stays exact."""
+    return Variables(perturbed(variables.params, scale, seed), variables.state)
 
 
 @pytest.mark.parametrize('name', list(FULL_MODELS))
@@ -99,10 +105,10 @@ def test_discrete_probabilities_sum_to_one(name):
     family = SPACE_MODELS[name]()
     grid = np.stack(np.meshgrid(*[np.arange(3)] * 4, indexing='ij'), -1)
     every = {'image': jnp.array(grid.reshape(81, 2, 2, 1))}
-    params = jax.jit(family.init)(jax.random.PRNGKey(0), every)
-    params = _perturb(params, 0.02)
+    variables = jax.jit(family.init)(jax.random.PRNGKey(0), every)
+    variables = _perturb_params(variables, 0.02)
     keys = jax.random.split(jax.random.PRNGKey(1), 512)
-    estimates = jax.jit(jax.vmap(family.log_prob, in_axes=(None, None, 0)))(params, every, keys)
+    estimates = jax.jit(jax.vmap(family.log_prob, in_axes=(None, None, 0)))(variables, every, keys)
     importance = float(jnp.exp(estimates).mean(axis=0).sum())
     jensen = float(jnp.exp(estimates.mean(axis=0)).sum())
     # q(u|x) at init is far from the model's posterior over a bin, so the importance weights are
@@ -135,26 +141,74 @@ def test_bad_inputs_name_the_expected_shape_and_range():
     """The check is shared by every flow family (density.py); NICE's MLPs make it cheap."""
     family = nice.make(DIGITS, couplings=2, features=8, layers=1)
     x = jnp.zeros((2, 4, 4, 1), jnp.int32)
-    params = family.init(jax.random.PRNGKey(0), {'image': x})
+    variables = family.init(jax.random.PRNGKey(0), {'image': x})
+    rng = jax.random.PRNGKey(1)
     with pytest.raises(ValueError, match=r'shape \(4, 4, 3\), expected \(4, 4, 1\)'):
-        family.log_prob(params, {'image': jnp.zeros((2, 4, 4, 3), jnp.int32)})
+        family.log_prob(variables, {'image': jnp.zeros((2, 4, 4, 3), jnp.int32)}, rng)
     with pytest.raises(ValueError, match=r'\[0, 17\], outside the declared 17 levels \[0, 16\]'):
-        family.log_prob(params, {'image': x.at[0, 0, 0, 0].set(17)})
+        family.log_prob(variables, {'image': x.at[0, 0, 0, 0].set(17)}, rng)
     with pytest.raises(ValueError, match=r'shape \(4, 4, 3\), expected \(4, 4, 1\)'):
-        family.loss(params, {'image': jnp.zeros((2, 4, 4, 3), jnp.int32)}, jax.random.PRNGKey(0))
+        family.loss(variables, {'image': jnp.zeros((2, 4, 4, 3), jnp.int32)}, Context(rng, 0))
 
 
 def test_sampling_with_temperature():
     family = realnvp.make(TWO_D, couplings=2, features=8, blocks=1, norm='none')
     data = jax.random.normal(jax.random.PRNGKey(0), (64, 2))
-    params = family.init(jax.random.PRNGKey(1), {'x': data})  # identity couplings at init
+    variables = family.init(jax.random.PRNGKey(1), {'x': data})  # identity couplings at init
     cold = functools.partial(realnvp.make, TWO_D, couplings=2, features=8, blocks=1, norm='none')
     for t in (0.5, 1.0):
-        samples = cold(temperature=t).sample(params, jax.random.PRNGKey(2), 20000)
+        samples = cold(temperature=t).sample(variables, jax.random.PRNGKey(2), 20000)
         np.testing.assert_allclose(np.std(samples, axis=0), t, rtol=0.05)
     # Images: levels in range and integer (the smoke runs also write sample grids).
     images = nice.make(DIGITS, couplings=2, features=8, layers=1)
     x = jax.random.randint(jax.random.PRNGKey(3), (16, 4, 4, 1), 0, 17)
-    p = images.init(jax.random.PRNGKey(4), {'image': x})
-    s = np.asarray(images.sample(p, jax.random.PRNGKey(5), 6))
+    v = images.init(jax.random.PRNGKey(4), {'image': x})
+    s = np.asarray(images.sample(v, jax.random.PRNGKey(5), 6))
     assert s.shape == (6, 4, 4, 1) and s.dtype == np.int32 and s.min() >= 0 and s.max() <= 16
+
+
+def test_loop_state_layout_and_updates():
+    """Batch-norm running statistics live in the loop state, not the params: the loss returns
+    them moved (training mode) in init's layout, evaluation leaves them; a flow without state
+    keeps {} and gets it back."""
+    x = jax.random.randint(jax.random.PRNGKey(0), (16, 4, 4, 1), 0, 17)
+    family = realnvp.make(DIGITS, **TINY_RNVP)  # batch norm
+    variables = family.init(jax.random.PRNGKey(1), {'image': x})
+    assert isinstance(variables, Variables) and set(variables.params) == {'model'}
+    assert set(variables.state) == {'flow', 'dequant'}
+    assert 'state' not in variables.params['model']
+    shifted = {'image': jnp.clip(x + 4, 0, 16)}
+    _, metrics, new_state = family.loss(variables, shifted, Context(jax.random.PRNGKey(2), 0))
+    assert jax.tree.structure(new_state) == jax.tree.structure(variables.state)
+    assert 'state_updates' not in metrics and np.isfinite(metrics['bpd/total'])
+    moved = [
+        not np.allclose(a, b)
+        for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(variables.state), strict=True)
+    ]
+    assert any(moved)
+    # Evaluation uses the running statistics: one example's log p does not depend on the rest of
+    # its batch (same shape and key, so the same noise for row 0).
+    first = family.log_prob(variables, {'image': x}, jax.random.PRNGKey(3))
+    others = family.log_prob(variables, {'image': x.at[1:].set(16 - x[1:])}, jax.random.PRNGKey(3))
+    np.testing.assert_allclose(first[0], others[0], rtol=1e-6)
+    assert not np.allclose(first[1:], others[1:])
+
+    stateless = nice.make(DIGITS, couplings=2, features=8, layers=1)
+    variables = stateless.init(jax.random.PRNGKey(1), {'image': x})
+    assert variables.state == {}
+    _, _, new_state = stateless.loss(variables, {'image': x}, Context(jax.random.PRNGKey(2), 0))
+    assert new_state == {}
+
+
+def test_points_are_rendered_by_the_family(tmp_path):
+    """2-D flows write a histogram of their samples; image flows leave it to the image grid."""
+    from PIL import Image
+
+    family = realnvp.make(TWO_D, couplings=2, features=8, blocks=1, norm='none')
+    assert nice.make(DIGITS, couplings=2, features=8, layers=1).render is None
+    points = np.concatenate([np.zeros((100, 2)), np.full((50, 2), 2.0)])
+    path = str(tmp_path / 'samples.png')
+    family.render(path, points)
+    picture = np.asarray(Image.open(path))
+    assert picture.shape == (256, 256) and picture.max() == 255
+    assert np.count_nonzero(picture) == 2  # one bin per cluster
