@@ -19,7 +19,6 @@ with the labelled digits alone.
 from experiments.configs import _gan
 from models.core.config import aux_source, defaults, optimizer
 
-
 VARIANTS = ('labels_only',)
 
 
