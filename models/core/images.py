@@ -1,4 +1,4 @@
-"""Sample grids as PNG files: image tiles, or a 2-D histogram for point data."""
+"""Sample pictures as PNG files: image tiles (the default), or a 2-D histogram for point data."""
 
 from __future__ import annotations
 
@@ -45,12 +45,15 @@ def save_png(path: str, array: np.ndarray, upscale: int = 1) -> None:
     Image.fromarray(mode_array).save(path)
 
 
+def save_points(path: str, samples: np.ndarray, extent: float = 4.5, size: int = 256) -> None:
+    """The `Family.render` of families over 2-D points: a histogram over [-extent, extent]^2."""
+    save_png(path, point_density(np.asarray(samples), size=size, extent=extent))
+
+
 def save_samples(path: str, samples: np.ndarray, num_levels: int | None) -> None:
-    """Writes a picture of samples: an image grid for images, a density for 2-D points."""
+    """The trainer's default picture of samples: an image grid ([N, H, W(, C)] levels).
+    Families whose samples are not images set `Family.render` (e.g. `save_points`)."""
     samples = np.asarray(samples)
-    if samples.ndim == 2 and samples.shape[1] == 2:
-        save_png(path, point_density(samples))
-        return
     if samples.ndim == 3:
         samples = samples[..., None]
     grid = image_grid(samples, num_levels or 256)

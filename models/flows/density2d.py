@@ -57,6 +57,4 @@ def save_density_png(
     images.save_png(path, density_picture(log_density, data, extent))
 
 
-def render_points(path: str, samples, extent: float = 4.5, size: int = 256) -> None:
-    """A histogram of [N, 2] samples over [-extent, extent]^2 as a PNG."""
-    images.save_png(path, images.point_density(np.asarray(samples), size=size, extent=extent))
+render_points = images.save_points  # the 2-D flows' Family.render

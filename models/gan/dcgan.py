@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import jax
 
+from models.core import images
 from models.core.family import Family
 from models.gan import data_scaling, losses, players, sample_quality, techniques
 from models.gan.networks import NORMS, Discriminator, Generator, check_shape
@@ -160,4 +161,6 @@ def make(
     evaluation = sample_quality.make_evaluation(
         data_spec, real_view, generate, real_logit, net, score_splits
     )
-    return Family(init=init, loss=loss, sample=sample, evaluation=evaluation)
+    points = data_spec.num_levels is None and tuple(data_spec.shape) == (2,)
+    render = images.save_points if points else None
+    return Family(init=init, loss=loss, sample=sample, evaluation=evaluation, render=render)

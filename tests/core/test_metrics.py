@@ -36,5 +36,5 @@ def test_point_density_is_a_histogram(tmp_path):
     pts = np.zeros((100, 2))
     img = images.point_density(pts, size=9, extent=4.5)
     assert img.shape == (9, 9, 1) and img[4, 4, 0] == 255 and img.sum() == 255
-    images.save_samples(str(tmp_path / 'p.png'), pts, None)
+    images.save_points(str(tmp_path / 'p.png'), pts)
     assert (tmp_path / 'p.png').stat().st_size > 0
