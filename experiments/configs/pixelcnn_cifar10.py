@@ -17,7 +17,8 @@ the smoke variant runs a tiny model on the bundled 32x32x3 `image_patches32`.
 Expected: test/bpd 3.14.
 """
 
-from models.core.config import defaults, optimizer, smoke
+from experiments.configs import _autoregressive
+from models.core.config import defaults, optimizer
 
 
 def get_config(arg=None):
@@ -38,17 +39,6 @@ def get_config(arg=None):
     c.eval.num_samples = 16
     c.expected = {'test/bpd': 3.14, 'source': 'arXiv:1601.06759, CIFAR-10 table'}
     if arg == 'smoke':
-        c.model_kw = {'hidden': 8, 'num_blocks': 1, 'out_hidden': 16, 'first_kernel': 3}
-        smoke_on_patches(c)
-    return c
-
-
-def smoke_on_patches(c):
-    """A few steps of a tiny model on the bundled CIFAR-shaped patches, one eval batch."""
-    smoke(c, steps=3)
-    c.data.name = 'image_patches32'
-    c.train.batch_size = 8
-    c.eval.batch_size = 8
-    c.eval.max_batches = 1
-    c.eval.num_samples = 8
+        tiny = {'hidden': 8, 'num_blocks': 1, 'out_hidden': 16, 'first_kernel': 3}
+        _autoregressive.patches_smoke(c, tiny)
     return c

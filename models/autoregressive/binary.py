@@ -60,3 +60,8 @@ def marginal_logits(bits: jax.Array) -> jax.Array:
     """Data-dependent init of the output biases: the (smoothed) marginal of each dimension."""
     p = (bits.sum(axis=0) + 1.0) / (bits.shape[0] + 2.0)
     return jnp.log(p) - jnp.log1p(-p)
+
+
+def binary_log_probs(logits: jax.Array) -> jax.Array:
+    """Bernoulli logits [...] -> [..., 2] normalised log-probs of the values 0 and 1."""
+    return jnp.stack([jax.nn.log_sigmoid(-logits), jax.nn.log_sigmoid(logits)], axis=-1)

@@ -1,10 +1,16 @@
-"""One Family for every autoregressive image model: likelihood, per-sub-pixel conditionals, and
-naive or cached sampling with identical per-sub-pixel randomness.
+"""One Family for every autoregressive image model: likelihood, the typed `Autoregressive` pieces
+(teacher-forced conditionals and a decode scan with a pluggable choose), and sampling as that scan
+with a draw plugged in.
 
 A model module supplies a network `forward(ctx, x, labels) -> [B, H, W, P]` (see `layers.py`), an
 output head (a softmax, or the discretised logistic mixture) and, optionally, a cached generator
 (see `cached.py`). Images are integer levels [B, H, W, C]; the network sees them scaled to [-1, 1].
-The order is raster order over pixels and channel order (R -> G -> B) within a pixel.
+The order is raster order over pixels and channel order (R -> G -> B) within a pixel: sub-pixel
+(i, j, c) is variable (i W + j) C + c.
+
+The decode scan runs a generator (`start`, `row`, `pixel`, `commit`; see `cached.py`) row by row
+and pixel by pixel; the cached generators do one pixel's work per pixel, `NaiveGenerator` reruns
+the whole network (the reference the cached ones are tested against).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from models.autoregressive.decoding import Pieces, draw, model_params, unchanged_state
 from models.autoregressive.layers import ApplyCtx, effective_params, init_params
 from models.autoregressive.logistic_mixture import to_unit
 from models.core.family import Family
@@ -47,30 +54,44 @@ class CategoricalHead:
         return picked[..., 0].sum(axis=-1)
 
 
+class NaiveGenerator:
+    """The generator without a cache: the whole network over the image so far at every call. The
+    cache is the image itself (in [-1, 1]); what is not drawn yet is read only through masked
+    weights, so its value does not matter."""
+
+    def __init__(self, forward, image_hw: tuple[int, int]):
+        self.forward = forward
+        self.image_hw = image_hw
+
+    def start(self, params, labels, x_pixel):
+        return jnp.zeros((x_pixel.shape[0], *self.image_hw, x_pixel.shape[-1]), x_pixel.dtype)
+
+    def row(self, params, cache, labels, i, prev_row):
+        return cache
+
+    def pixel(self, params, cache, labels, i, j, x_pixel):
+        image = self.commit(params, cache, labels, i, j, x_pixel)
+        out = self.forward(ApplyCtx(params), image, labels)
+        at_row = jax.lax.dynamic_index_in_dim(out, i, 1, False)
+        return image, jax.lax.dynamic_index_in_dim(at_row, j, 1, False)
+
+    def commit(self, params, cache, labels, i, j, x_pixel):
+        return jax.lax.dynamic_update_slice(cache, x_pixel[:, None, None, :], (0, i, j, 0))
+
+
 class ImageAutoregressive(NamedTuple):
-    """The trainer's Family plus what a coder or a benchmark needs beyond it."""
+    """The trainer's Family (with `pieces`, whose decode is the cached scan where the model has a
+    cached generator) plus what a benchmark or a test needs beyond it."""
 
     family: Family
-    # (params, batch) -> [B, H, W, C, K] log p(x_c = k | everything before it), raster order.
-    conditionals: Callable[..., jax.Array]
-    sample_naive: Callable[..., jax.Array]  # (params, rng, num) -> [num, H, W, C] levels
+    # The same decode scan over `NaiveGenerator` (one full network pass a step): the reference.
+    decode_naive: Callable[..., tuple[jax.Array, Any]]
+    sample_naive: Callable[..., jax.Array]  # (variables, rng, num) -> [num, H, W, C] levels
     sample_cached: Callable[..., jax.Array] | None
     forward: Callable[..., jax.Array]  # the network: (ctx, x in [-1, 1], labels) -> [B, H, W, P]
-    # Whether the network's output at a pixel reads that pixel's earlier channels, so that naive
-    # sampling runs it once per sub-pixel rather than once per pixel.
+    # Whether the network's output at a pixel reads that pixel's earlier channels, so that the
+    # decode runs it once per sub-pixel rather than once per pixel.
     sees_own_pixel: bool
-
-
-def subpixel_key(rng: jax.Array, i, j, c: int, width: int, channels: int) -> jax.Array:
-    """The key of sub-pixel (i, j, c): one derivation for every sampler."""
-    return jax.random.fold_in(rng, (i * width + j) * channels + c)
-
-
-def sample_level(log_probs: jax.Array, key: jax.Array) -> jax.Array:
-    """Inverse-CDF draw from [B, K] log-probabilities with one uniform per row -> [B] int32."""
-    u = jax.random.uniform(key, log_probs.shape[:1])
-    cdf = jnp.cumsum(jnp.exp(log_probs), axis=-1)
-    return jnp.sum(cdf[:, :-1] < u[:, None], axis=-1).astype(jnp.int32)
 
 
 def build(
@@ -85,7 +106,7 @@ def build(
     name: str = 'autoregressive',
 ) -> ImageAutoregressive:
     """`sees_own_pixel`: the network's output at a pixel depends on that pixel's earlier channels
-    (channel-masked PixelCNNs), so sampling reruns it per sub-pixel; PixelCNN++ conditions on
+    (channel-masked PixelCNNs), so the decode reruns it per sub-pixel; PixelCNN++ conditions on
     whole earlier pixels and couples the channels in its head instead."""
     if data_spec.num_levels is None or data_spec.key != 'image' or len(data_spec.shape) != 3:
         raise ValueError(
@@ -104,6 +125,18 @@ def build(
     def labels_of(batch):
         return batch['label'].astype(jnp.int32) if class_conditional else None
 
+    def check_labels(batch, num, where):
+        labels = batch.get('label') if isinstance(batch, dict) else None
+        if labels is None:
+            raise BadInputError(f"{where}: the class-conditional model needs batch['label']")
+        if isinstance(labels, jax.core.Tracer):
+            return
+        labels = np.asarray(labels)
+        if labels.shape != (num,) or not np.issubdtype(labels.dtype, np.integer):
+            raise BadInputError(f'{where}: needs integer labels of shape ({num},)')
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise BadInputError(f'{where}: labels outside [0, {num_classes - 1}]')
+
     def check(batch, where):
         """Host-side check of concrete inputs; traced ones (inside the trainer's jit) were
         checked by the trainer before compiling."""
@@ -114,15 +147,11 @@ def build(
             return
         check_batch({data_spec.key: np.asarray(x)}, data_spec, where)
         if class_conditional:
-            labels = np.asarray(batch.get('label', np.zeros(0)))
-            if labels.shape != (x.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-                raise BadInputError(f'{where}: needs integer labels of shape ({x.shape[0]},)')
-            if labels.min() < 0 or labels.max() >= num_classes:
-                raise BadInputError(f'{where}: labels outside [0, {num_classes - 1}]')
+            check_labels(batch, x.shape[0], where)
 
     def network_out(params, batch, rng=None, train=False):
         x = batch[data_spec.key]
-        ctx = ApplyCtx(params['model'], rng, train)
+        ctx = ApplyCtx(params, rng, train)
         return forward(ctx, to_unit(x, levels), labels_of(batch)), x.astype(jnp.int32)
 
     def init(rng, batch):
@@ -140,94 +169,93 @@ def build(
         return head.conditionals(out, x)
 
     # Checked on the host first (a clear error, never a compile), then one compiled call.
-    def log_prob(params, batch):
+    def log_prob(variables, batch, rng=None):
+        del rng  # exact and deterministic
         check(batch, f'{name}.log_prob')
-        return compiled_log_prob(params, batch)
+        return compiled_log_prob(model_params(variables), batch)
 
-    def conditionals(params, batch):
+    def conditionals(variables, batch):
         check(batch, f'{name}.conditionals')
-        return compiled_conditionals(params, batch)
+        return compiled_conditionals(model_params(variables), batch)
 
-    def loss(params, batch, rng):
-        out, x = network_out(params, batch, rng, train=True)
+    def loss(variables, batch, ctx):
+        out, x = network_out(model_params(variables), batch, ctx.rng, train=True)
         nll = -head.pixel_log_prob(out, x).sum(axis=(1, 2)).mean()
         # Per-dimension nats, so the learning rate does not depend on the image size.
-        return {'model': nll / num_dims}, {'bpd/total': bits_per_dim(nll, num_dims)}
+        metrics = {'bpd/total': bits_per_dim(nll, num_dims)}
+        return {'model': nll / num_dims}, metrics, unchanged_state(variables)
 
-    def sample_labels(num):
-        return jnp.arange(num) % num_classes if class_conditional else None
+    def decode_with(generator):
+        """The decode scan over `generator`: rows, then pixels, then channels (unrolled)."""
 
-    def sample_pixel(state, out_fn, rng, i, j, num):
-        """Draws pixel (i, j) channel by channel; out_fn(state, pixel) -> (state, head input)."""
-        pixel = jnp.zeros((num, channels), jnp.int32)
-        out = None
-        for c in range(channels):
-            if out is None or sees_own_pixel:
-                state, out = out_fn(state, pixel)
-            logp = head.conditional(out, pixel, c)  # [num, K]
-            value = sample_level(logp, subpixel_key(rng, i, j, c, width, channels))
-            pixel = pixel.at[:, c].set(value)
-        return state, pixel
+        def decode(variables, choose, carry, num, batch=None):
+            labels = None
+            if class_conditional:
+                check_labels(batch, num, f'{name}.decode')
+                labels = labels_of(batch)
+            one = jnp.zeros((1, height, width, channels), jnp.float32)
+            # Kernels masked and weight-normalised once, not at every pixel.
+            p = effective_params(forward, model_params(variables), one, _first(labels))
+            cache = generator.start(p, labels, jnp.zeros((num, channels), jnp.float32))
 
-    def sample_naive(params, rng, num):
-        labels = sample_labels(num)
+            def pixel_body(i, j, state):
+                x, cache, carry = state
+                pixel = jnp.zeros((num, channels), jnp.int32)
+                out = None
+                for c in range(channels):
+                    if out is None or sees_own_pixel:
+                        cache, out = generator.pixel(p, cache, labels, i, j, to_unit(pixel, levels))
+                    index = ((i * width + j) * channels + c).astype(jnp.int32)
+                    value, carry = choose(carry, head.conditional(out, pixel, c), index)
+                    pixel = pixel.at[:, c].set(value.astype(jnp.int32))
+                # The finished pixel goes into the buffers that later pixels read.
+                cache = generator.commit(p, cache, labels, i, j, to_unit(pixel, levels))
+                x = jax.lax.dynamic_update_slice(x, pixel[:, None, None, :], (0, i, j, 0))
+                return x, cache, carry
 
-        def body(t, x):
-            i, j = t // width, t % width
-
-            def out_fn(image, pixel):
-                image = jax.lax.dynamic_update_slice(image, pixel[:, None, None, :], (0, i, j, 0))
-                out = forward(ApplyCtx(params['model']), to_unit(image, levels), labels)
-                return image, jax.lax.dynamic_index_in_dim(
-                    jax.lax.dynamic_index_in_dim(out, i, 1, False), j, 1, False
+            def row_body(i, state):
+                x, cache, carry = state
+                above = jax.lax.dynamic_index_in_dim(x, jnp.maximum(i - 1, 0), 1, False)
+                cache = generator.row(p, cache, labels, i, to_unit(above, levels))
+                return jax.lax.fori_loop(
+                    0, width, lambda j, s: pixel_body(i, j, s), (x, cache, carry)
                 )
 
-            _, pixel = sample_pixel(x, out_fn, rng, i, j, num)
-            return jax.lax.dynamic_update_slice(x, pixel[:, None, None, :], (0, i, j, 0))
+            x0 = jnp.zeros((num, height, width, channels), jnp.int32)
+            x, _, carry = jax.lax.fori_loop(0, height, row_body, (x0, cache, carry))
+            return x, carry
 
-        x0 = jnp.zeros((num, height, width, channels), jnp.int32)
-        return jax.lax.fori_loop(0, height * width, body, x0)
+        return decode
 
-    def sample_cached(params, rng, num):
-        labels = sample_labels(num)
-        one = jnp.zeros((1, height, width, channels), jnp.float32)
-        p = effective_params(forward, params['model'], one, None if labels is None else labels[:1])
-        cache = cached.start(p, labels, jnp.zeros((num, channels), jnp.float32))
+    def sampler(decode):
+        def sample(variables, rng, num):
+            batch = {'label': jnp.arange(num) % num_classes} if class_conditional else None
+            return decode(variables, draw, rng, num, batch)[0]
 
-        def row_body(i, carry):
-            x, cache = carry
-            prev = to_unit(jax.lax.dynamic_index_in_dim(x, jnp.maximum(i - 1, 0), 1, False), levels)
-            cache = cached.row(p, cache, labels, i, prev)
+        return sample
 
-            def col_body(j, carry):
-                x, cache = carry
-
-                def out_fn(cache, pixel):
-                    return cached.pixel(p, cache, labels, i, j, to_unit(pixel, levels))
-
-                cache, pixel = sample_pixel(cache, out_fn, rng, i, j, num)
-                # The finished pixel goes into the buffers that later pixels read.
-                cache = cached.commit(p, cache, labels, i, j, to_unit(pixel, levels))
-                x = jax.lax.dynamic_update_slice(x, pixel[:, None, None, :], (0, i, j, 0))
-                return x, cache
-
-            return jax.lax.fori_loop(0, width, col_body, (x, cache))
-
-        x0 = jnp.zeros((num, height, width, channels), jnp.int32)
-        x, _ = jax.lax.fori_loop(0, height, row_body, (x0, cache))
-        return x
-
+    decode_naive = decode_with(NaiveGenerator(forward, (height, width)))
+    decode_cached = decode_with(cached) if cached is not None else None
+    pieces = Pieces(
+        event_shape=(height, width, channels),
+        num_levels=levels,
+        order=np.arange(num_dims),
+        conditionals=conditionals,
+        decode=decode_cached or decode_naive,
+    )
+    sample_cached = sampler(decode_cached) if cached is not None else None
+    sample_naive = sampler(decode_naive)
     family = Family(
         init=init,
         loss=loss,
-        sample=sample_cached if cached is not None else sample_naive,
+        sample=sample_cached or sample_naive,
         log_prob=log_prob,
+        pieces=pieces,
     )
     return ImageAutoregressive(
-        family,
-        conditionals,
-        sample_naive,
-        sample_cached if cached is not None else None,
-        forward,
-        sees_own_pixel,
+        family, decode_naive, sample_naive, sample_cached, forward, sees_own_pixel
     )
+
+
+def _first(labels):
+    return None if labels is None else labels[:1]

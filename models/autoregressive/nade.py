@@ -4,7 +4,8 @@
 p(x_d = 1 | x_<d) = sigmoid(b_d + V_d . h_d), h_d = sigmoid(c + W_<d x_<d): one hidden layer whose
 weights are shared between the D conditionals, so the pre-activation a_d = c + sum_{d'<d} W_d' x_d'
 is a running sum. Likelihood is one cumulative sum over dimensions; sampling updates the running
-sum, O(H) per dimension, so NADE is its own cached generator. Raster order.
+sum, O(H) per dimension, so NADE is its own cached generator: the decode scan of its typed pieces,
+which sampling runs with a draw plugged in. Raster order.
 """
 
 from __future__ import annotations
@@ -13,18 +14,29 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models.autoregressive.binary import BinaryData, bernoulli_log_prob, marginal_logits
+from models.autoregressive.binary import (
+    BinaryData,
+    bernoulli_log_prob,
+    binary_log_probs,
+    marginal_logits,
+)
+from models.autoregressive.decoding import Pieces, draw, model_params, unchanged_state
 from models.core.family import Family
 from models.core.metrics import bits_per_dim
 
 
-def logits(params, bits):
+def logits(variables, bits):
     """[B, D] inputs -> [B, D] logits of p(x_d = 1 | x_<d)."""
-    p = params['model']
+    p = model_params(variables)
     contributions = bits[:, :, None] * p['w'][None]  # [B, D, H]
     # Exclusive running sum by shifting (not cumsum - x_d W_d, whose rounding depends on x_d).
-    pre = p['c'] + jnp.pad(jnp.cumsum(contributions[:, :-1], axis=1), ((0, 0), (1, 0), (0, 0)))
-    return p['b'] + jnp.einsum('bdh,dh->bd', jax.nn.sigmoid(pre), p['v'])
+    running = jnp.pad(jnp.cumsum(contributions[:, :-1], axis=1), ((0, 0), (1, 0), (0, 0)))
+    return readout(p['b'], p['v'], p['c'] + running)
+
+
+def readout(b, v, pre):
+    """b_d + V_d . sigmoid(pre_d), written once for the full pass and the decode scan."""
+    return b + jnp.einsum('...h,...h->...', jax.nn.sigmoid(pre), v)
 
 
 def model(data_spec, hidden: int = 500, binarize_at: int | None = None):
@@ -44,32 +56,46 @@ def model(data_spec, hidden: int = 500, binarize_at: int | None = None):
             }
         }
 
-    def log_prob(params, batch):
+    def log_prob(variables, batch, rng=None):
+        del rng  # exact
         data.check(batch, 'nade.log_prob')
         bits = data.bits(batch)
-        return bernoulli_log_prob(logits(params, bits), bits)
+        return bernoulli_log_prob(logits(variables, bits), bits)
 
-    def loss(params, batch, rng):
-        del rng
+    def loss(variables, batch, ctx):
+        del ctx  # deterministic
         bits = data.bits(batch)
-        nll = -bernoulli_log_prob(logits(params, bits), bits).mean()
-        return {'model': nll / d}, {'bpd/total': bits_per_dim(nll, d)}
+        nll = -bernoulli_log_prob(logits(variables, bits), bits).mean()
+        metrics = {'bpd/total': bits_per_dim(nll, d)}
+        return {'model': nll / d}, metrics, unchanged_state(variables)
 
-    def sample(params, rng, num):
-        p = params['model']
+    def conditionals(variables, batch):
+        data.check(batch, 'nade.conditionals')
+        bits = data.bits(batch)
+        logp = binary_log_probs(logits(variables, bits))  # [B, D, 2]
+        return logp.reshape(bits.shape[0], *data.shape, 2)
 
-        def body(t, carry):
-            bits, pre = carry  # pre: [num, H] = c + sum_{d'<t} W_d' x_d'
-            logit = p['b'][t] + jax.nn.sigmoid(pre) @ p['v'][t]
-            u = jax.random.uniform(jax.random.fold_in(rng, t), (num,))
-            value = (u < jax.nn.sigmoid(logit)).astype(jnp.float32)
-            return bits.at[:, t].set(value), pre + value[:, None] * p['w'][t]
+    def decode(variables, choose, carry, num, batch=None):
+        """The running sum is NADE's cache: O(H) work per dimension."""
+        del batch  # unconditional
+        p = model_params(variables)
 
-        start = (jnp.zeros((num, d)), jnp.broadcast_to(p['c'], (num, hidden)))
-        bits, _ = jax.lax.fori_loop(0, d, body, start)
-        return data.to_levels(bits)
+        def body(t, state):
+            bits, running, carry = state  # running: [num, H] = sum_{d' < t} W_d' x_d'
+            logit = readout(p['b'][t], p['v'][t], p['c'] + running)
+            value, carry = choose(carry, binary_log_probs(logit), t.astype(jnp.int32))
+            value = value.astype(jnp.float32)
+            return bits.at[:, t].set(value), running + value[:, None] * p['w'][t], carry
 
-    return Family(init=init, loss=loss, sample=sample, log_prob=log_prob)
+        start = (jnp.zeros((num, d)), jnp.zeros((num, hidden)), carry)
+        bits, _, carry = jax.lax.fori_loop(0, d, body, start)
+        return bits.astype(jnp.int32).reshape(num, *data.shape), carry
+
+    def sample(variables, rng, num):
+        return data.to_levels(decode(variables, draw, rng, num)[0])
+
+    pieces = Pieces(data.shape, 2, np.arange(d), conditionals, decode)
+    return Family(init=init, loss=loss, sample=sample, log_prob=log_prob, pieces=pieces)
 
 
 def make(data_spec, **kw) -> Family:

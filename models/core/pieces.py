@@ -14,8 +14,11 @@ Autoregressive (PixelCNN, Gated PixelCNN, PixelCNN++, MADE, NADE):
         carry)` (`index` is the int32 position in generation order). Sampling plugs in a draw
         from the log-probs with carry = a key; an ANS decoder plugs in a pop from its stack with
         carry = the coder state. `batch` carries conditioning only (e.g. class labels).
-        Contract: with a `choose` that returns the data, each call's `log_probs` equal (float
-        equality) the matching slice of `conditionals` on that data.
+        Contract: decode's log-probs are a function of the symbols chosen so far alone, so
+        running decode with a `choose` that returns given data reproduces them bit for bit, and
+        a coder encodes and decodes through this one scan. They equal the matching slices of
+        `conditionals` up to float rounding (XLA sums a matrix product in an order that depends
+        on its shapes, and the cached scan multiplies smaller operands than the full pass).
     order: [prod(event)] flat indices of the variables in generation order.
 
 Bijective (NICE, RealNVP, Flow++): data x in integer levels, y = dequantised continuous data,

@@ -12,8 +12,11 @@ from models.autoregressive import gated_pixelcnn, made, nade, pixelcnn, pixelcnn
 from models.autoregressive.image_family import CategoricalHead
 from models.autoregressive.layers import ApplyCtx
 from models.autoregressive.logistic_mixture import LogisticMixtureHead, bin_log_prob, to_unit
+from models.core.family import Context, Variables
 from models.core.inputs import BadInputError
 from models.data import image_spec
+
+KEY = jax.random.PRNGKey(0)  # log_prob's evaluation key (these models ignore it)
 
 
 def test_discretised_logistic_sums_to_one_over_256_bins_even_in_the_tails():
@@ -76,11 +79,11 @@ def test_conditionals_are_distributions_that_agree_with_log_prob(name):
     m = MODELS[name]()
     x = jax.random.randint(jax.random.PRNGKey(0), (5, *SPEC.shape), 0, 6)
     params = jax.jit(m.family.init)(jax.random.PRNGKey(1), {'image': x})
-    cond = m.conditionals(params, {'image': x})
+    cond = m.family.pieces.conditionals(params, {'image': x})
     assert cond.shape == (5, 4, 4, 3, 6)
     np.testing.assert_allclose(np.exp(cond).sum(-1), 1.0, rtol=1e-5)
     picked = jnp.take_along_axis(cond, x[..., None], -1)[..., 0].sum(axis=(1, 2, 3))
-    np.testing.assert_allclose(picked, m.family.log_prob(params, {'image': x}), rtol=1e-5)
+    np.testing.assert_allclose(picked, m.family.log_prob(params, {'image': x}, KEY), rtol=1e-5)
 
 
 def test_weight_norm_init_normalises_each_layer_on_the_init_batch():
@@ -111,13 +114,13 @@ def test_bad_images_are_refused_before_compiling(make):
     x = np.zeros((2, *SPEC.shape), np.int32)
     params = jax.jit(family.init)(jax.random.PRNGKey(0), {'image': x})
     with pytest.raises(BadInputError, match=r'outside the declared 6 levels'):
-        family.log_prob(params, {'image': x + 6})
+        family.log_prob(params, {'image': x + 6}, KEY)
     with pytest.raises(BadInputError, match=r'outside'):
-        family.log_prob(params, {'image': x - 1})
+        family.log_prob(params, {'image': x - 1}, KEY)
     with pytest.raises(BadInputError, match=r'per-example shape \(4, 4, 1\)'):
-        family.log_prob(params, {'image': x[..., :1]})
+        family.log_prob(params, {'image': x[..., :1]}, KEY)
     with pytest.raises(BadInputError, match='integer levels'):
-        family.log_prob(params, {'image': x.astype(np.float32)})
+        family.log_prob(params, {'image': x.astype(np.float32)}, KEY)
 
 
 def test_bad_binary_input_and_bad_model_arguments_are_refused():
@@ -126,7 +129,7 @@ def test_bad_binary_input_and_bad_model_arguments_are_refused():
         jax.random.PRNGKey(0), {'image': np.zeros((2, 3, 3, 1), np.int32)}
     )
     with pytest.raises(BadInputError, match='outside'):
-        family.log_prob(params, {'image': np.full((2, 3, 3, 1), 2)})
+        family.log_prob(params, {'image': np.full((2, 3, 3, 1), 2)}, KEY)
     digits = image_spec((8, 8, 1), 17)
     with pytest.raises(ValueError, match='binarize_at'):
         made.make(digits)
@@ -144,7 +147,7 @@ def test_binarised_digits_threshold_and_samples_in_data_levels():
     params = jax.jit(family.init)(jax.random.PRNGKey(0), {'image': x})
     flipped = np.array([[[[7], [0]], [[16], [8]]]])  # same bits: 0 0 1 1
     np.testing.assert_allclose(
-        family.log_prob(params, {'image': x}), family.log_prob(params, {'image': flipped})
+        family.log_prob(params, {'image': x}, KEY), family.log_prob(params, {'image': flipped}, KEY)
     )
     samples = np.asarray(family.sample(params, jax.random.PRNGKey(1), 50))
     assert set(np.unique(samples)) <= {0, 16}
@@ -166,8 +169,31 @@ def test_class_conditional_gated_pixelcnn_uses_and_checks_its_labels():
         ),
         params,
     )
-    same = m.family.log_prob(params, {'image': x, 'label': np.array([0, 0, 0])})
-    other = m.family.log_prob(params, {'image': x, 'label': np.array([0, 1, 2])})
+    same = m.family.log_prob(params, {'image': x, 'label': np.array([0, 0, 0])}, KEY)
+    other = m.family.log_prob(params, {'image': x, 'label': np.array([0, 1, 2])}, KEY)
     assert same[0] == other[0] and np.all(np.abs(same[1:] - other[1:]) > 1e-3)
     with pytest.raises(BadInputError, match=r'labels outside \[0, 2\]'):
-        m.family.log_prob(params, {'image': x, 'label': np.array([0, 1, 3])})
+        m.family.log_prob(params, {'image': x, 'label': np.array([0, 1, 3])}, KEY)
+
+
+@pytest.mark.parametrize(
+    'make',
+    [
+        lambda: MODELS['pixelcnn']().family,
+        lambda: nade.make(BINARY, hidden=4),
+        lambda: made.make(BINARY, hidden=(6,), num_masks=1),
+    ],
+    ids=['pixelcnn', 'nade', 'made'],
+)
+def test_loss_is_the_per_dimension_nll_and_passes_the_loop_state_through(make):
+    family = make()
+    spec = BINARY if family.pieces.num_levels == 2 else SPEC
+    x = jax.random.randint(jax.random.PRNGKey(0), (4, *spec.shape), 0, spec.num_levels)
+    params = jax.jit(family.init)(KEY, {'image': x})
+    variables = Variables(params, {'marker': jnp.arange(3.0)})  # some other family's loop state
+    losses, metrics, state = family.loss(variables, {'image': x}, Context(KEY, jnp.int32(0)))
+    dims = int(np.prod(spec.shape))
+    nll = -np.mean(family.log_prob(variables, {'image': x}, KEY))
+    np.testing.assert_allclose(losses['model'] * dims, nll, rtol=1e-5)
+    np.testing.assert_allclose(metrics['bpd/total'], nll / dims / np.log(2), rtol=1e-5)
+    assert state is variables.state

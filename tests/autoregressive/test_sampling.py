@@ -8,56 +8,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from models.autoregressive import gated_pixelcnn, made, nade, pixelcnn, pixelcnnpp
+from models.autoregressive import made, nade, pixelcnn, pixelcnnpp
 from models.data import image_spec
+from tests.autoregressive import cases
 from tests.perturb import perturbed
 
 
-def _labelled(spec, classes):
-    return spec.__class__(**{**spec.__dict__, 'num_classes': classes})
-
-
-SPEC = image_spec((4, 5, 3), 5)
-PP_SPEC = image_spec((4, 8, 3), 5)
-CASES = {
-    # Kernel 5 on a 4x5 image: windows that overhang every border.
-    'pixelcnn': lambda: pixelcnn.model(SPEC, hidden=6, num_blocks=2, out_hidden=12, first_kernel=5),
-    # Vertical stack per row, horizontal per sub-pixel, class embeddings in both.
-    'gated_conditional': lambda: gated_pixelcnn.model(
-        _labelled(SPEC, 3),
-        features=6,
-        num_layers=3,
-        kernel_size=3,
-        out_hidden=12,
-        class_conditional=True,
-    ),
-    # Three scales on 4x8 (coarsest 1x2): u per row and ul per pixel on every grid, strided
-    # and transposed layers between them. Breaking the coarse-grid positions or the commit of
-    # finished pixels changes 130-200 of the 576 sub-pixels.
-    'pixelcnnpp': lambda: pixelcnnpp.model(
-        PP_SPEC, filters=6, num_resnet=1, num_mix=2, dropout=0.0, num_scales=3
-    ),
-}
-
-
-@pytest.mark.parametrize('name', sorted(CASES))
+@pytest.mark.parametrize('name', sorted(cases.MODELS))
 def test_cached_sampling_equals_naive_sampling_sample_for_sample(name):
-    m = CASES[name]()
-    shape = PP_SPEC.shape if name == 'pixelcnnpp' else SPEC.shape
-    batch = {
-        'image': jax.random.randint(jax.random.PRNGKey(0), (6, *shape), 0, 5),
-        'label': jnp.arange(6) % 3,
-    }
-    params = jax.jit(m.family.init)(jax.random.PRNGKey(1), batch)
-    if name != 'pixelcnnpp':
-        # PixelCNN++'s data-dependent init leaves no weight at zero, and perturbing its gains
-        # drives every draw to the end levels, which would hide a wrong sampler.
-        params = perturbed(params, 0.5)
-    naive = jax.jit(m.sample_naive, static_argnums=2)
-    cached = jax.jit(m.sample_cached, static_argnums=2)
-    a = np.asarray(naive(params, jax.random.PRNGKey(0), 6))
-    b = np.asarray(cached(params, jax.random.PRNGKey(0), 6))
-    np.testing.assert_array_equal(a, b)
+    """Both scans with the same draw plugged in (the samplers are `decode` + `draw`)."""
+    m, params, batch = cases.case(name)
+    unused = jnp.zeros((cases.NUM, len(m.family.pieces.order)), jnp.int32)
+    key = jax.random.PRNGKey(0)
+    a, _ = cases.decoder(name, 'naive')(params, unused, False, key)
+    b, _ = cases.decoder(name, 'cached')(params, unused, False, key)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert len(np.unique(a)) > 2  # not a degenerate all-equal draw
     assert m.family.sample is m.sample_cached  # the trainer samples with the cached generator
 
@@ -66,7 +31,7 @@ def _empirical_vs_model(family, params, spec, num=20_000):
     """Max |frequency - probability| over every image of a tiny space."""
     levels, dims = spec.num_levels, int(np.prod(spec.shape))
     every = jnp.array(list(itertools.product(range(levels), repeat=dims))).reshape(-1, *spec.shape)
-    probs = np.exp(np.asarray(family.log_prob(params, {'image': every})))
+    probs = np.exp(np.asarray(family.log_prob(params, {'image': every}, jax.random.PRNGKey(0))))
     np.testing.assert_allclose(probs.sum(), 1.0, rtol=1e-5)  # log_prob is normalised
     samples = np.asarray(
         jax.jit(family.sample, static_argnums=2)(params, jax.random.PRNGKey(9), num)
