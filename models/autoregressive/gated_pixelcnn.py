@@ -19,8 +19,9 @@ import jax.numpy as jnp
 
 from models.autoregressive.cached import PixelCtx, RowCtx
 from models.autoregressive.image_family import CategoricalHead, ImageAutoregressive, build
-from models.autoregressive.layers import ConvSpec, gate, pointwise
+from models.autoregressive.layers import ConvSpec, pointwise
 from models.core.family import Family
+from models.layers.gated import gated_tanh
 
 
 class Network:
@@ -48,7 +49,7 @@ class Network:
             pre = ctx.conv(f'v{layer}', v, ConvSpec(half + 1, k, half, half, 2 * f))
             pre = pre + self._condition(ctx, f'v{layer}/class', labels)
             pre_gates.append(pre)
-            v = gate(pre)
+            v = gated_tanh(pre)
         return pre_gates
 
     def horizontal(self, ctx, x, shifted, labels):
@@ -62,7 +63,7 @@ class Network:
             # The link carries rows above only, so every colour group may see all of it.
             pre = pre + ctx.conv(f'link{layer}', shifted[layer], pointwise(2 * f))
             pre = pre + self._condition(ctx, f'h{layer}/class', labels)
-            out = ctx.conv(f'h{layer}/out', gate(pre), pointwise(f, 'B', g))
+            out = ctx.conv(f'h{layer}/out', gated_tanh(pre), pointwise(f, 'B', g))
             h = out if layer == 0 else h + out
         y = ctx.conv('out/hidden', jax.nn.relu(h), pointwise(self.out_hidden, 'B', g))
         return ctx.conv('out/logits', jax.nn.relu(y), pointwise(self.head.num_outputs, 'B', g))

@@ -23,6 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from models.layers.dropout import dropout
+from models.layers.weight_norm import data_dependent_init, normalised
+
 
 @dataclasses.dataclass(frozen=True)
 class ConvSpec:
@@ -83,9 +86,7 @@ def kernel(params: dict, spec: ConvSpec, cin: int) -> jax.Array:
         return params['kernel']
     mask = kernel_mask(spec, cin)
     if 'v' in params:
-        v = params['v'] if mask is None else params['v'] * mask
-        norm = jnp.sqrt(jnp.sum(jnp.square(v), axis=(0, 1, 2)) + 1e-12)
-        return v * (params['g'] / norm)
+        return normalised(params['v'] if mask is None else params['v'] * mask, params['g'])
     return params['w'] if mask is None else params['w'] * mask
 
 
@@ -140,8 +141,7 @@ class ApplyCtx:
         if not self.train or rate <= 0.0:
             return x
         self._dropouts += 1
-        keep = jax.random.bernoulli(jax.random.fold_in(self.rng, self._dropouts), 1 - rate, x.shape)
-        return jnp.where(keep, x / (1 - rate), 0.0)
+        return dropout(x, rate, jax.random.fold_in(self.rng, self._dropouts))
 
 
 def effective_params(forward, params: dict, x: jax.Array, labels=None) -> dict:
@@ -182,12 +182,7 @@ class InitCtx(ApplyCtx):
         p = init_conv(self.normals((spec.kh, spec.kw, cin, spec.cout)), spec, cin, self.weight_norm)
         if self.weight_norm:
             t = conv_full(x, kernel(p, spec, cin), spec)
-            mean = jnp.mean(t, axis=(0, 1, 2))
-            std = jnp.sqrt(jnp.var(t, axis=(0, 1, 2)))
-            # A unit that is constant over the init batch (e.g. one that sees only padding at a
-            # 1x1 scale) keeps unit gain instead of being blown up by 1/std.
-            p['g'] = jnp.where(std > 1e-4, spec.init_scale / jnp.maximum(std, 1e-4), 1.0)
-            p['b'] = -mean * p['g']
+            p['g'], p['b'] = data_dependent_init(t, spec.init_scale)
         self.params[name] = p
         return super().conv(name, x, spec)
 
@@ -221,14 +216,3 @@ def init_params(forward, rng: jax.Array, weight_norm: bool, *args) -> dict:
     ctx = InitCtx(take, weight_norm)
     forward(ctx, *args)
     return ctx.params
-
-
-def concat_elu(x: jax.Array) -> jax.Array:
-    """ELU of [x, -x]: keeps the information of both signs (PixelCNN++)."""
-    return jax.nn.elu(jnp.concatenate([x, -x], axis=-1))
-
-
-def gate(x: jax.Array) -> jax.Array:
-    """tanh(a) * sigmoid(b) over the two halves of the channels (Gated PixelCNN)."""
-    a, b = jnp.split(x, 2, axis=-1)
-    return jnp.tanh(a) * jax.nn.sigmoid(b)

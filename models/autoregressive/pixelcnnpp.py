@@ -22,9 +22,10 @@ import jax.numpy as jnp
 
 from models.autoregressive.cached import PixelCtx, RowCtx, conv_resolutions
 from models.autoregressive.image_family import ImageAutoregressive, build
-from models.autoregressive.layers import ConvSpec, concat_elu, pointwise
+from models.autoregressive.layers import ConvSpec, pointwise
 from models.autoregressive.logistic_mixture import LogisticMixtureHead
 from models.core.family import Family
+from models.layers.gated import gated_residual_branch
 
 
 def down_shifted(cout: int, kh: int = 2, kw: int = 3, **kw_) -> ConvSpec:
@@ -48,13 +49,14 @@ def right_shift(x):
 def gated_resnet(ctx, name, x, spec, dropout, link=None):
     """x + a * sigmoid(b), [a, b] = conv(dropout(concat_elu(conv(concat_elu(x)) + nin(link))))."""
     filters = x.shape[-1]
-    c1 = ctx.conv(f'{name}/conv1', concat_elu(x), spec(filters))
-    if link is not None:
-        c1 = c1 + ctx.conv(f'{name}/link', concat_elu(link), pointwise(filters))
-    c1 = ctx.dropout(concat_elu(c1), dropout)
-    c2 = ctx.conv(f'{name}/conv2', c1, spec(2 * filters, init_scale=0.1))
-    a, b = jnp.split(c2, 2, axis=-1)
-    return x + a * jax.nn.sigmoid(b)
+    return x + gated_residual_branch(
+        x,
+        lambda h: ctx.conv(f'{name}/conv1', h, spec(filters)),
+        lambda h: ctx.conv(f'{name}/conv2', h, spec(2 * filters, init_scale=0.1)),
+        lambda h: ctx.dropout(h, dropout),
+        skip=link,
+        project_skip=lambda h: ctx.conv(f'{name}/link', h, pointwise(filters)),
+    )
 
 
 def with_ones(x):
