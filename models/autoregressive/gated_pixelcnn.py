@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from models.autoregressive.cached import PixelCtx, RowCtx
 from models.autoregressive.image_family import CategoricalHead, ImageAutoregressive, build
 from models.autoregressive.layers import ConvSpec, pointwise
-from models.core.family import Family
+from models.core.family import Family, takes_keywords_of
 from models.layers.gated import gated_tanh
 
 
@@ -142,5 +142,6 @@ def model(
     )
 
 
+@takes_keywords_of(model)
 def make(data_spec, **kw) -> Family:
     return model(data_spec, **kw).family

@@ -25,7 +25,7 @@ from models.autoregressive.binary import (
     marginal_logits,
 )
 from models.autoregressive.decoding import Pieces, draw, model_params, unchanged_state
-from models.core.family import Family
+from models.core.family import Family, takes_keywords_of
 from models.core.metrics import bits_per_dim
 
 
@@ -173,5 +173,6 @@ def model(
     return family, logits, orders_np
 
 
+@takes_keywords_of(model)
 def make(data_spec, **kw) -> Family:
     return model(data_spec, **kw)[0]

@@ -21,7 +21,7 @@ from models.autoregressive.binary import (
     marginal_logits,
 )
 from models.autoregressive.decoding import Pieces, draw, model_params, unchanged_state
-from models.core.family import Family
+from models.core.family import Family, takes_keywords_of
 from models.core.metrics import bits_per_dim
 
 
@@ -98,5 +98,6 @@ def model(data_spec, hidden: int = 500, binarize_at: int | None = None):
     return Family(init=init, loss=loss, sample=sample, log_prob=log_prob, pieces=pieces)
 
 
+@takes_keywords_of(model)
 def make(data_spec, **kw) -> Family:
     return model(data_spec, **kw)

@@ -16,7 +16,7 @@ import jax
 from models.autoregressive.cached import PixelwiseNetwork
 from models.autoregressive.image_family import CategoricalHead, ImageAutoregressive, build
 from models.autoregressive.layers import ConvSpec, pointwise
-from models.core.family import Family
+from models.core.family import Family, takes_keywords_of
 
 
 def masked(kernel_size: int, cout: int, mask: str, groups: int) -> ConvSpec:
@@ -60,5 +60,6 @@ def model(
     return build(data_spec, forward, head, cached=cached, name='pixelcnn')
 
 
+@takes_keywords_of(model)
 def make(data_spec, **kw) -> Family:
     return model(data_spec, **kw).family

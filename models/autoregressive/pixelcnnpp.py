@@ -24,7 +24,7 @@ from models.autoregressive.cached import PixelCtx, RowCtx, conv_resolutions
 from models.autoregressive.image_family import ImageAutoregressive, build
 from models.autoregressive.layers import ConvSpec, pointwise
 from models.autoregressive.logistic_mixture import LogisticMixtureHead
-from models.core.family import Family
+from models.core.family import Family, takes_keywords_of
 from models.layers.gated import gated_residual_branch
 
 
@@ -250,5 +250,6 @@ def model(
     )
 
 
+@takes_keywords_of(model)
 def make(data_spec, **kw) -> Family:
     return model(data_spec, **kw).family

@@ -110,6 +110,17 @@ def as_variables(initialised: Any) -> Variables:
     )
 
 
+def takes_keywords_of(fn: Callable[..., Any]):
+    """Decorates a `make(data_spec, **kw)` that forwards to `fn`: `make_family` then checks
+    `config.model_kw` against `fn`'s keyword arguments and names them when one is misspelt."""
+
+    def declare(make):
+        make.__signature__ = inspect.signature(fn)
+        return make
+
+    return declare
+
+
 def load_family_module(path: str):
     """Imports `models.<path>` (or `<path>` itself, for families kept outside models/)."""
     candidates = [path] if path.startswith('models.') else [f'models.{path}', path]

@@ -105,3 +105,19 @@ def test_every_config_and_its_smoke_variant_validate(path):
     assert 'Command:' in module_doc and 'Hardware:' in module_doc, (
         'docstring names command/hardware'
     )
+
+
+@pytest.mark.parametrize(
+    'path, valid', [
+        ('autoregressive.pixelcnn', 'hidden'),
+        ('autoregressive.gated_pixelcnn', 'features'),
+        ('autoregressive.pixelcnnpp', 'filters'),
+        ('autoregressive.made', 'hidden'),
+        ('autoregressive.nade', 'hidden'),
+    ],
+)  # fmt: skip
+def test_misspelt_model_kw_of_a_forwarding_make_names_the_valid_keys(path, valid):
+    from models.data import image_spec
+
+    with pytest.raises(ValueError, match=rf"unknown key\(s\) \['hiden'\].*'{valid}'"):
+        make_family(path, {'hiden': 8}, image_spec((4, 4, 1), 2))
