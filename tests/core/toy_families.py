@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from models.baselines import pixel_categorical
+from models.core import images
 from models.core.family import Evaluation, Family, Variables
 
 
@@ -24,7 +25,7 @@ def two_player() -> Family:
         w, v = variables.params['a']['w'], variables.params['b']['v']
         return {'a': (w - 1.0) ** 2, 'b': (v - w) ** 2}, {'w': w, 'v': v}, variables.state
 
-    return Family(init=init, loss=loss, sample=_no_sample)
+    return Family(init=init, loss=loss, sample=_no_sample, render=images.save_points)
 
 
 def nan_above(threshold: float = 1.0) -> Family:
@@ -38,7 +39,7 @@ def nan_above(threshold: float = 1.0) -> Family:
         poison = jnp.where(w > threshold, jnp.nan, 0.0)
         return {'model': (w - 5.0) ** 2 + poison}, {}, variables.state
 
-    return Family(init=init, loss=loss, sample=_no_sample)
+    return Family(init=init, loss=loss, sample=_no_sample, render=images.save_points)
 
 
 def running_mean() -> Family:
@@ -56,7 +57,7 @@ def running_mean() -> Family:
         mean = state['mean'] + (x - state['mean']) / n
         return {'model': (variables.params['model']['w'] - x) ** 2}, {}, {'mean': mean, 'n': n}
 
-    return Family(init=init, loss=loss, sample=_no_sample)
+    return Family(init=init, loss=loss, sample=_no_sample, render=images.save_points)
 
 
 def context_probe() -> Family:
@@ -71,7 +72,7 @@ def context_probe() -> Family:
         metrics = {'step_seen': ctx.step.astype(jnp.float32), 'draw': draw}
         return {'a': p['a']['w'] ** 2, 'b': p['b']['v'] ** 2}, metrics, variables.state
 
-    return Family(init=init, loss=loss, sample=_no_sample)
+    return Family(init=init, loss=loss, sample=_no_sample, render=images.save_points)
 
 
 def minibatch_epochs(epochs: int = 3, minibatches: int = 4) -> Family:
@@ -194,7 +195,7 @@ def aux_reader(data_spec, aux_specs) -> Family:
         metrics = {'aux/rows': jnp.float32(labels.shape[0]), 'aux/label_mean': labels.mean()}
         return {'model': value}, metrics, variables.state
 
-    return Family(init=init, loss=loss, sample=_no_sample)
+    return Family(init=init, loss=loss, sample=_no_sample, render=images.save_points)
 
 
 def slow_categorical(data_spec, delay: float = 0.03) -> Family:

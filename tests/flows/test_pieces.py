@@ -9,29 +9,16 @@ import pytest
 
 from models.core.family import Variables
 from models.core.pieces import Bijective
-from models.data import DatasetSpec, image_spec
 from models.flows import flowpp, nice, realnvp
 from models.flows.bijector import Chain
 from models.flows.squeeze import FactorOut
+from tests.flows import test_models
+from tests.flows.test_models import DIGITS, TWO_D
 from tests.perturb import perturbed
 
-DIGITS = image_spec((4, 4, 1), 17)
-TWO_D = DatasetSpec('two_moons', (2,), 'x', None, None, {})
-TINY_FPP = {
-    'stages': (('checkerboard', 1), ('squeeze',), ('channel', 1)),
-    'features': 8,
-    'blocks': 1,
-    'heads': 2,
-    'components': 3,
-    'dropout': 0.0,
-    'dequant_steps': 1,
-    'dequant_features': 4,
-    'dequant_blocks': 1,
-    'dequant_components': 2,
-    # Attention is tested in test_bijectors.py and test_models.py; here it would double the
-    # compile time and test nothing about the pieces.
-    'attention': False,
-}
+# Attention is tested in test_bijectors.py and test_models.py; here it would double the compile
+# time and test nothing about the pieces.
+TINY_FPP = {**test_models.TINY_FPP, 'attention': False}
 # (make the family, perturbation of its parameters). Small: random scales compound over a whole
 # flow, and a mixture CDF with large random scales is nearly flat (an ill-conditioned inverse).
 FAMILIES = {
