@@ -27,25 +27,22 @@ from models.autoregressive.binary import (
 from models.autoregressive.decoding import Pieces, draw, model_params, unchanged_state
 from models.core.family import Family, takes_keywords_of
 from models.core.metrics import bits_per_dim
+from models.layers.masked import connectivity_masks, input_degrees, random_hidden_degrees
 
 
 def mask_sets(
     num_dims: int, hidden: tuple[int, ...], num_masks: int, order_agnostic: bool, seed: int
 ):
-    """Per mask set: the input ordering and the 0/1 masks of every layer, stacked over sets."""
+    """Per mask set: the input ordering and the 0/1 masks of every layer, stacked over sets
+    (degrees redrawn for every set: connectivity-agnostic)."""
     orders, layers = [], [[] for _ in range(len(hidden) + 1)]
     for k in range(num_masks):
         rs = np.random.RandomState(seed * 10007 + k)
         order = rs.permutation(num_dims) if order_agnostic else np.arange(num_dims)
-        degree_in = np.empty(num_dims, np.int64)
-        degree_in[order] = np.arange(1, num_dims + 1)  # rank of each input in the ordering
-        below = degree_in
-        for layer, width in enumerate(hidden):
-            low = min(int(below.min()), num_dims - 1)
-            degree = rs.randint(low, num_dims, size=width)  # in [low, D - 1]
-            layers[layer].append((degree[None, :] >= below[:, None]).astype(np.float32))
-            below = degree
-        layers[-1].append((degree_in[None, :] > below[:, None]).astype(np.float32))
+        degrees_in = input_degrees(order)
+        hidden_degrees = random_hidden_degrees(rs, degrees_in, hidden, num_dims)
+        for layer, mask in enumerate(connectivity_masks(degrees_in, hidden_degrees, degrees_in)):
+            layers[layer].append(mask)
         orders.append(order)
     return np.stack(orders), [np.stack(m) for m in layers]
 

@@ -16,7 +16,7 @@ import ml_collections
 
 # Sections whose keys are free: the family's keyword arguments (checked against make()'s
 # signature), the paper numbers, and one optimizer entry per player (checked against OPTIMIZER).
-FREE_SECTIONS = ('model_kw', 'expected', 'optim', 'data.aux')
+FREE_SECTIONS = ('model_kw', 'expected', 'optim', 'data.aux', 'eval.model_kw')
 
 CHOICES = {
     'train.on_nonfinite': ('stop', 'skip'),
@@ -110,6 +110,10 @@ def defaults() -> ml_collections.ConfigDict:
             'max_batches': 0,  # 0: the whole split
             'num_samples': 64,
             'use_ema': True,  # evaluate and sample with the EMA params where a player has them
+            # Model keywords that change evaluation only (e.g. `iw_samples`, the importance
+            # samples of a stochastic bound): merged over model_kw, never part of a checkpoint's
+            # fingerprint, so a finished run can be evaluated again at another setting.
+            'model_kw': ml_collections.ConfigDict(),
         }
     )
     c.mesh = ml_collections.ConfigDict(

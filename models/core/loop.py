@@ -126,7 +126,10 @@ class Trainer:
         self.inputs = self._open_data()
         self.spec = self.inputs.spec
         self.family: Family = make_family(
-            config.model, config.model_kw.to_dict(), self.spec, self.inputs.aux_specs
+            config.model,
+            {**config.model_kw.to_dict(), **config.eval.model_kw.to_dict()},
+            self.spec,
+            self.inputs.aux_specs,
         )
         self.players = tuple(config.optim.keys())
         optimizers = make_optimizers(config.optim, config.train.steps)

@@ -1,0 +1,17 @@
+"""What the VAE configs share: their smoke variants only (a few steps of a tiny model on bundled
+data). No paper recipe lives here; each config writes its own out in full."""
+
+from models.core.config import smoke
+
+
+def digits_smoke(c, model_kw: dict):
+    """A config on the bundled 8x8 digits with a tiny model, a few importance samples, one eval
+    batch."""
+    c.model_kw = dict(model_kw)
+    c.data.name = 'digits8x8'
+    c.train.batch_size = 32
+    c.eval.batch_size = 64
+    c.eval.max_batches = 1
+    c.eval.num_samples = 8
+    c.eval.model_kw = {'iw_samples': 4, 'iw_chunk': 2}
+    return smoke(c, steps=4)
