@@ -40,7 +40,7 @@ def optimizer(**overrides: Any) -> ml_collections.ConfigDict:
             'warmup_steps': 0,
             'decay_steps': 0,  # 0: the run's total steps
             'decay_rate': 1.0,  # exponential: lr * decay_rate ** (step / decay_steps)
-            'end_lr_factor': 0.0,  # cosine / linear: final lr as a fraction of lr
+            'end_lr_factor': 0.0,  # cosine / linear: final lr; exponential: its floor (0: none)
             'clip_norm': 0.0,  # 0 disables global-norm clipping
             'ema_decay': 0.0,  # 0 disables the exponential moving average of this player's params
         }

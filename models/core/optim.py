@@ -15,7 +15,9 @@ def schedule(opt, total_steps: int) -> optax.Schedule:
     elif opt.schedule == 'linear':
         main = optax.linear_schedule(opt.lr, end, decay_steps)
     elif opt.schedule == 'exponential':
-        main = optax.exponential_decay(opt.lr, decay_steps, opt.decay_rate)
+        # end_lr_factor > 0 floors the decay (Bit-Swap decays by 0.9995 a step down to lr / 4).
+        floor = end if opt.end_lr_factor > 0 else None
+        main = optax.exponential_decay(opt.lr, decay_steps, opt.decay_rate, end_value=floor)
     else:
         raise ValueError(f'unknown schedule {opt.schedule!r}')
     if opt.warmup_steps <= 0:

@@ -20,52 +20,7 @@ import jax.numpy as jnp
 
 from models.layers.dropout import dropout
 from models.layers.gated import gated_linear, gated_residual_branch
-from models.layers.weight_norm import data_dependent_init, normalised
-
-
-def _ddi(module: nn.Module, y0: jax.Array, init_scale: float):
-    """g and b params; on init, from the statistics of the unit-g pre-activations y0."""
-    g_init = b_init = None
-    if module.is_initializing():
-        g_init, b_init = data_dependent_init(y0, init_scale)
-    g = module.param('g', lambda _: g_init)
-    b = module.param('b', lambda _: b_init)
-    return g, b
-
-
-class WNConv(nn.Module):
-    features: int
-    kernel_size: tuple[int, int] = (3, 3)
-    init_scale: float = 1.0
-
-    @nn.compact
-    def __call__(self, x):
-        shape = (*self.kernel_size, x.shape[-1], self.features)
-        v = self.param('v', nn.initializers.normal(0.05), shape)
-        unit = normalised(v)  # [kh, kw, Cin, Cout]
-
-        def conv(w):
-            return jax.lax.conv_general_dilated(
-                x, w, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
-            )
-
-        y0 = conv(unit) if self.is_initializing() else None
-        g, b = _ddi(self, y0, self.init_scale)
-        # Scaling the kernel (Cout numbers) rather than the output (B H W Cout numbers).
-        return conv(unit * g) + b
-
-
-class WNDense(nn.Module):
-    features: int
-    init_scale: float = 1.0
-
-    @nn.compact
-    def __call__(self, x):
-        v = self.param('v', nn.initializers.normal(0.05), (x.shape[-1], self.features))
-        unit = normalised(v)
-        y0 = x @ unit if self.is_initializing() else None
-        g, b = _ddi(self, y0, self.init_scale)
-        return x @ (unit * g) + b
+from models.layers.weight_norm import WNConv, WNDense
 
 
 def zero_conv(features: int, kernel_size=(3, 3)) -> nn.Conv:

@@ -31,11 +31,13 @@ def importance_weighted(
     rng: jax.Array,
     num_samples: int,
     chunk: int,
-) -> jax.Array:
-    """log (1/k) sum_i w_i for k = num_samples, with `log_weights(key, n) -> [n, B]` (log p(x, z_i)
-    - log q(z_i | x) for n fresh posterior draws) called on chunks of `chunk` samples inside a
-    `lax.scan`, so memory holds one chunk whatever k is. The sum is a running logsumexp; a last
-    chunk that overshoots k is masked. Chunk i draws with fold_in(rng, i)."""
+) -> tuple[jax.Array, jax.Array]:
+    """(log (1/k) sum_i w_i, (1/k) sum_i log w_i) [B] for k = num_samples: the importance-weighted
+    bound and the k-sample estimate of the ELBO, from the same draws. `log_weights(key, n)` ->
+    [n, B] (log p(x, z_i) - log q(z_i | x) for n fresh posterior draws) is called on chunks of
+    `chunk` samples inside a `lax.scan`, so memory holds one chunk whatever k is. The sum is a
+    running logsumexp; a last chunk that overshoots k is masked. Chunk i draws with
+    fold_in(rng, i)."""
     if num_samples < 1 or chunk < 1:
         raise ValueError(
             f'importance_weighted: need k >= 1 and chunk >= 1, got {num_samples}, {chunk}'
@@ -44,15 +46,16 @@ def importance_weighted(
     num_chunks = -(-num_samples // chunk)
 
     def body(carry, i):
-        top, total = carry
+        top, total, plain = carry
         lw = log_weights(jax.random.fold_in(rng, i), chunk)
-        valid = i * chunk + jnp.arange(chunk) < num_samples
-        lw = jnp.where(valid[:, None], lw, -jnp.inf)
+        valid = (i * chunk + jnp.arange(chunk) < num_samples)[:, None]
+        plain = plain + jnp.sum(jnp.where(valid, lw, 0.0), axis=0)
+        lw = jnp.where(valid, lw, -jnp.inf)
         new_top = jnp.maximum(top, lw.max(axis=0))
         total = total * jnp.exp(top - new_top) + jnp.sum(jnp.exp(lw - new_top), axis=0)
-        return (new_top, total), None
+        return (new_top, total, plain), None
 
     batch = jax.eval_shape(lambda key: log_weights(key, chunk), rng).shape[1]
-    start = (jnp.full((batch,), -jnp.inf), jnp.zeros((batch,)))
-    (top, total), _ = jax.lax.scan(body, start, jnp.arange(num_chunks))
-    return jnp.log(total) + top - jnp.log(float(num_samples))
+    start = (jnp.full((batch,), -jnp.inf), jnp.zeros((batch,)), jnp.zeros((batch,)))
+    (top, total, plain), _ = jax.lax.scan(body, start, jnp.arange(num_chunks))
+    return jnp.log(total) + top - jnp.log(float(num_samples)), plain / num_samples
