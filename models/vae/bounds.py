@@ -26,6 +26,13 @@ def free_bits_kl(kl: jax.Array, floor: float, num_groups: int) -> jax.Array:
     return jnp.sum(jnp.maximum(per_group, floor)) if floor > 0 else jnp.sum(per_group)
 
 
+def free_bits_per_channel(kl: jax.Array, floor: float) -> jax.Array:
+    """Free bits per channel of a [B, H, W, C] map of KL terms (IAF's CIFAR-10 model and Bit-Swap:
+    each channel's KL summed over positions, averaged over the batch, floored)."""
+    channels_first = jnp.moveaxis(kl, -1, 1).reshape(kl.shape[0], -1)
+    return free_bits_kl(channels_first, floor, kl.shape[-1])
+
+
 def importance_weighted(
     log_weights: Callable[[jax.Array, int], jax.Array],
     rng: jax.Array,

@@ -36,7 +36,7 @@ from models.flows.squeeze import squeeze2, unsqueeze2
 from models.layers.dropout import dropout
 from models.layers.weight_norm import WNConv
 from models.vae import distributions as D
-from models.vae.bounds import free_bits_kl, importance_weighted, kl_weight
+from models.vae.bounds import free_bits_per_channel, importance_weighted, kl_weight
 
 LOG_E_MINUS_1 = math.log(math.e - 1.0)
 
@@ -236,11 +236,7 @@ def model(
         chain_key, drop_key = jax.random.split(ctx.rng)
         log_px, kls = chain(variables, batch[data_spec.key], chain_key, drop_key)
         beta = kl_weight(ctx.step, kl_warmup_steps)
-        # Free bits per (layer, channel): channels first, so each channel is a contiguous group.
-        floored = sum(
-            free_bits_kl(jnp.moveaxis(kl, -1, 1).reshape(kl.shape[0], -1), free_bits, zchannels)
-            for kl in kls
-        )
+        floored = sum(free_bits_per_channel(kl, free_bits) for kl in kls)  # per layer, channel
         kl_total = sum(D.sum_except_batch(kl) for kl in kls)
         objective = -log_px.mean() + beta * floored
         metrics = {

@@ -36,8 +36,9 @@ def _ppca(encoder='exact', **kw):
     kernel = np.concatenate([gain, np.zeros((DIMS, LATENT))], axis=1)
     bias = np.concatenate([-b @ gain, 0.5 * np.log(cov)])
     if encoder == 'off':
-        kernel[:, :LATENT] *= 0.6
-        bias[LATENT:] += 0.7
+        # Means shrunk and scales narrowed: heavy-tailed weights, so the bound climbs slowly in k.
+        kernel[:, :LATENT] *= 0.5
+        bias[LATENT:] -= 0.7
     params = {
         'encoder': {'Dense_0': {'kernel': kernel, 'bias': bias}},
         'decoder': {'Dense_0': {'kernel': w.T, 'bias': b}},
@@ -74,11 +75,8 @@ def test_elbo_lies_below_and_the_iw_bound_rises_towards_log_px():
     exact_mean = float(np.mean(exact))
     gap = exact_mean - float(np.mean(elbo))
     assert gap > 0.3
-    # Each estimate is a stochastic lower bound: by k = 100 it sits within Monte Carlo noise of
-    # log p(x), so only its distance is checked from there on.
-    assert means[1] < means[10] < means[100]
-    assert abs(exact_mean - means[1000]) < 0.02 * gap
-    assert abs(exact_mean - means[100]) < 0.05 * gap
+    assert means[1] < means[10] < means[100] < means[1000] < exact_mean
+    assert exact_mean - means[1000] < 0.5 * gap
 
 
 def test_chunked_importance_weights_equal_one_pass():
