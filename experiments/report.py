@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument('workdirs', nargs='+', help='finished (or running) workdirs')
     parser.add_argument('--out', default=None, help='write report.md and curve PNGs here')
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    for workdir in args.workdirs:
+        if not os.path.exists(os.path.join(workdir, 'config.json')):
+            sys.exit(f'error: {workdir} has no config.json: not a workdir of experiments.run')
     lines = ['| run | model | data | metric | expected | this repo |', '|---|---|---|---|---|---|']
     for workdir in args.workdirs:
         lines += ['| ' + ' | '.join(r) + ' |' for r in rows(workdir)]

@@ -5,6 +5,7 @@ import os
 from PIL import Image
 
 from experiments import list_configs, report
+from tests.experiments.refusals import refused
 
 
 def test_list_names_every_config_with_its_dataset_and_presence(tmp_path):
@@ -26,3 +27,8 @@ def test_report_writes_the_table_and_curves_of_several_runs(baseline_run, toy_ru
     assert {'bits_per_dim.png', 'model_loss.png', 'a_loss.png', 'b_loss.png'} <= names
     assert not any(n.startswith(('evaluate', 'score', 'steps_per_sec')) for n in names)
     assert Image.open(out / 'bits_per_dim.png').size == (640, 420)
+
+
+def test_report_refuses_a_directory_that_is_no_workdir(baseline_run, tmp_path):
+    workdir, _, _ = baseline_run
+    assert 'no config.json' in refused(report.main, [workdir, str(tmp_path)])
