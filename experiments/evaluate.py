@@ -26,6 +26,16 @@ def require(family, spec) -> None:
         )
 
 
+def _has_split(name: str, split: str, data_dir: str) -> bool:
+    from models.data import open_split
+
+    try:
+        open_split(name, split, data_dir or None)
+    except ValueError:
+        return False
+    return True
+
+
 def command(args, overrides):
     saved = finished_run.saved_config(args.workdir)
     dataset = args.dataset or saved.data.name
@@ -33,6 +43,9 @@ def command(args, overrides):
     ours = [f'--config.data.eval_split={split}', f'--config.eval.use_ema={args.params == "ema"}']
     if args.dataset:
         ours.append(f'--config.data.name={args.dataset}')
+        if not _has_split(args.dataset, saved.data.train_split, saved.data.data_dir):
+            # The train split is read only for the first batch's shapes: the evaluated one will do.
+            ours.append(f'--config.data.train_split={split}')
     with finished_run.open_run(args.workdir, [*overrides, *ours], require) as run:
         metrics = run.trainer.evaluate(run.state, run.step)
         tag = '/'.join(['evaluate', dataset, split, args.params])
