@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     from models.core.preemption import Preempted
 
     try:
-        return train_and_evaluate(config, workdir)
+        final = train_and_evaluate(config, workdir)
     except Preempted as e:
         logging.getLogger(__name__).warning('%s', e)
         sys.exit(e.exit_code)  # 128 + the signal, what a scheduler expects from a stopped job
@@ -118,6 +118,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if verbose:
             raise
         sys.exit(f'error: {type(e).__name__}: {e}\n(run with --verbose for the traceback)')
+    if jax.process_index() == 0:
+        print_floor(final, config.expected)
+    return final
+
+
+def print_floor(final: dict[str, float], expected: ml_collections.ConfigDict) -> None:
+    """This run's numbers next to the floor the config names (`expected.floor`: the per-pixel
+    baseline for the digits models), so the first run says what its number means."""
+    floor = expected.get('floor')
+    if not floor:
+        return
+    for key, value in floor.items():
+        if key in final and isinstance(value, int | float):
+            print(
+                f'{key}: {final[key]:.4f} this run vs {value} for the {floor.get("name", "floor")}'
+            )
 
 
 if __name__ == '__main__':

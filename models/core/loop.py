@@ -53,11 +53,18 @@ def _num_dims(spec) -> int:
 
 
 class Trainer:
-    """Everything compiled for one config; `run()` trains, `evaluate()` and `sample()` reuse it."""
+    """Everything compiled for one config; `run()` trains, `evaluate()` and `sample()` reuse it.
 
-    def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+    `read_only=True` opens a workdir for the commands over a finished run (experiments/sample.py,
+    evaluate.py, ...): no lock is taken, nothing is written, the train step is not compiled, and
+    the checkpoints' identity is the caller's to check (`experiments/finished_run.py`, which
+    allows evaluating on another compatible dataset). `run()` is refused then.
+    """
+
+    def __init__(self, config: ml_collections.ConfigDict, workdir: str, read_only: bool = False):
         validate(config)
         self.config = config
+        self.read_only = read_only
         self.workdir = os.path.abspath(workdir) if '://' not in workdir else workdir
         self.is_main = jax.process_index() == 0
         self._lock = None
@@ -72,6 +79,11 @@ class Trainer:
     def _claim_workdir(self) -> None:
         """Before anything is compiled or written: a usable workdir, owned by this run alone, whose
         checkpoints (if any) are this model's and not beyond this run's last step."""
+        if self.read_only:
+            self.checkpointer = checkpoint_lib.Checkpointer(
+                os.path.join(self.workdir, 'checkpoints'), keep=self.config.train.keep_checkpoints
+            )
+            return
         if self.is_main:
             workdir_lib.prepare(self.workdir)
             self._lock = workdir_lib.WorkdirLock(self.workdir)
@@ -154,14 +166,18 @@ class Trainer:
         step_fn = make_train_step(self.family, optimizers, ema_decays, config.train.on_nonfinite)
         # Compiled once, before the loop: a shape or sharding problem surfaces here, not at step N.
         self.train_step = (
-            jax.jit(
-                step_fn,
-                in_shardings=(self.state_shardings, self.data_sharded),
-                out_shardings=(self.state_shardings, self.replicated),
-                donate_argnums=0,
+            None
+            if self.read_only
+            else (
+                jax.jit(
+                    step_fn,
+                    in_shardings=(self.state_shardings, self.data_sharded),
+                    out_shardings=(self.state_shardings, self.replicated),
+                    donate_argnums=0,
+                )
+                .lower(self.abstract_state, batch_abstract)
+                .compile()
             )
-            .lower(self.abstract_state, batch_abstract)
-            .compile()
         )
         self._eval_step = None
         if self.family.log_prob is not None:
@@ -379,6 +395,8 @@ class Trainer:
         evaluation and samples, and the metrics log (and TensorBoard) are cut back to the restored
         step, so a resumed run's record reads as if it had never stopped.
         """
+        if self.read_only:
+            raise RuntimeError('a read-only Trainer does not train; open the workdir to train')
         config, train = self.config, self.config.train
         state = self.initial_state()
         start = int(mesh_lib.to_host(state['step']))

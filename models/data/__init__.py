@@ -1,6 +1,6 @@
 """Datasets and input pipelines: sources by name, and deterministic resumable batches."""
 
-from models.data import synthetic2d
+from models.data import synthetic2d, user_datasets
 from models.data.builders import prepare
 from models.data.loader import TrainBatches, eval_batches
 from models.data.sources import (
@@ -27,4 +27,5 @@ __all__ = [
     'prepare',
     'synthetic2d',
     'to_memory',
+    'user_datasets',
 ]

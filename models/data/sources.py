@@ -1,9 +1,10 @@
 """Random-access data sources by dataset name, with a `DatasetSpec` describing each.
 
-Three kinds of dataset share one interface (`len(source)`, `source[i] -> dict of numpy`):
+Four kinds of dataset share one interface (`len(source)`, `source[i] -> dict of numpy`):
 - the bundled tfds datasets (`digits8x8`, `image_patches32`), built on first use from data
   that ships with scikit-learn / scikit-image, so they never need a network;
 - the synthetic 2-D densities, held in memory;
+- your own arrays (`models.data.user_datasets`: registered in memory, or saved to `data_dir`);
 - any other tfds dataset, read from an array_record copy that must already exist in `data_dir`.
   Nothing is ever downloaded here: a missing copy raises `DatasetNotFoundError` at once.
 """
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import tensorflow_datasets as tfds
 
-from models.data import builders, synthetic2d
+from models.data import builders, synthetic2d, user_datasets
 
 DATA_DIR_ENV = 'GENMODELS_DATA_DIR'
 _CACHE_CHUNK = 1024
@@ -272,6 +273,10 @@ def open_split(
         return ArraySource(synthetic2d.split_arrays(name, split)), spec
 
     data_dir = os.fspath(data_dir) if data_dir is not None else default_data_dir()
+    # Your own arrays (registered in this process, or saved by experiments.make_dataset) first.
+    user = user_datasets.open_split(name, split, data_dir)
+    if user is not None:
+        return user
     if name in builders.BUILDERS:
         builder = builders.prepare(name, data_dir)
     else:
