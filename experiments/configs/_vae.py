@@ -3,6 +3,18 @@ data). No paper recipe lives here; each config writes its own out in full."""
 
 from models.core.config import smoke
 
+# The one tiny hierarchy every Bit-Swap smoke variant trains: identical programs compile once per
+# test session (the persistent compilation cache), whichever config asks.
+BITSWAP_TINY = {
+    'free_bits': 0.6931471805599453,  # 1 bit, the paper's
+    'num_layers': 2,
+    'zchannels': 1,
+    'width': 8,
+    'blocks': 1,
+    'processing': 0,
+    'dropout_rate': 0.0,
+}
+
 
 def digits_smoke(c, model_kw: dict):
     """A config on the bundled 8x8 digits with a tiny model, a few importance samples, one eval

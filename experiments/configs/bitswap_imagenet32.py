@@ -61,14 +61,5 @@ def get_config(arg=None):
         'source': 'fhkingma/bitswap plots/imagenet4/bitswap_10bits_elbos.npy (mean neg. ELBO)',
     }
     if arg == 'smoke':
-        tiny = {
-            **c.model_kw,
-            'zchannels': 2,
-            'width': 8,
-            'blocks': 2,
-            'processing': 0,
-            'num_layers': 2,
-            'dropout_rate': 0.0,
-        }
-        _vae.patches_smoke(c, tiny)
+        _vae.patches_smoke(c, {**c.model_kw, **_vae.BITSWAP_TINY})
     return c

@@ -63,14 +63,5 @@ def get_config(arg=None):
         'source': 'fhkingma/bitswap plots/mnist8 stored ELBOs, 0.972 bits/dim on 32x32, per 28x28',
     }
     if arg == 'smoke':
-        tiny = {
-            **c.model_kw,
-            'zchannels': 1,
-            'width': 8,
-            'blocks': 2,
-            'processing': 0,
-            'num_layers': 2,
-            'dropout_rate': 0.0,
-        }
-        _vae.digits_smoke(c, tiny)
+        _vae.digits_smoke(c, {**c.model_kw, **_vae.BITSWAP_TINY})
     return c

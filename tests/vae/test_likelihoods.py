@@ -71,3 +71,20 @@ def test_iaf_posterior_refuses_a_coder_and_bad_settings_are_named():
         vae_model(spec, likelihood='gaussian')
     with pytest.raises(ValueError, match='kl_groups 3 must divide latent_dim 4'):
         vae_model(spec, latent_dim=4, kl_groups=3, likelihood='logistic')
+
+
+def test_bad_data_is_refused_before_compiling():
+    from models.core.inputs import BadInputError
+    from models.vae import hierarchy
+
+    spec = image_spec((4, 4, 1), 17)
+    family, _, _ = vae_model(spec, latent_dim=2, likelihood='logistic')
+    variables = {'model': {}}  # never reached: the check comes first
+    with pytest.raises(BadInputError, match=r'span \[17, 17\], outside the declared 17 levels'):
+        family.log_prob(variables, {'image': np.full((2, 4, 4, 1), 17)}, jax.random.PRNGKey(0))
+    with pytest.raises(BadInputError, match=r'per-example shape \(4, 4, 2\)'):
+        family.log_prob(variables, {'image': np.zeros((2, 4, 4, 2), int)}, jax.random.PRNGKey(0))
+    with pytest.raises(BadInputError, match='must hold integer levels'):
+        family.log_prob(variables, {'image': np.zeros((2, 4, 4, 1))}, jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match='even H and W'):
+        hierarchy.model(image_spec((5, 4, 1), 17))
