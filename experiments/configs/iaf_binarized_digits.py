@@ -1,6 +1,8 @@
 """VAE with an inverse-autoregressive-flow posterior on the bundled 8x8 digits, dynamically
-binarised: the offline check that IAF tightens the bound of `vae_binarized_digits.py` (same
-encoder, decoder, latent size and optimiser; only the posterior differs).
+binarised, beside `vae_binarized_digits.py` (same encoder, decoder, latent size and optimiser;
+only the posterior differs). Measured: IAF narrows the gap between the ELBO and the IW bound
+(0.30 against 0.39 nats) but its model is not better at this size (WORKSPACE.md, VAEs); on AVB's
+toy problem, where log p(x) is exact, the IAF ELBO is the tighter one (tests/vae/test_learning.py).
 
 Paper: Kingma, Salimans, Jozefowicz, Chen, Sutskever & Welling 2016, "Improving Variational
 Inference with Inverse Autoregressive Flow", arXiv:1606.04934 (IAF steps of MADE-style masked
@@ -42,7 +44,11 @@ def get_config(arg=None):
     c.optim.model = optimizer(lr=2e-3, schedule='cosine', ema_decay=0.999)
     c.eval.batch_size = 360
     c.eval.model_kw = {'iw_samples': 100, 'iw_chunk': 50}
-    c.expected = {'test/nll': 0.0, 'source': 'measured in this repo (no paper number)'}
+    c.expected = {
+        'test/nll': 23.29,
+        'test/elbo_nll': 23.59,
+        'source': 'measured in this repo, 2026-12-02, 3,000 steps (no paper number)',
+    }
     if arg == 'smoke':
         tiny = {
             **MODEL_KW,
