@@ -15,3 +15,16 @@ def digits_smoke(c, model_kw: dict):
     c.eval.num_samples = 8
     c.eval.model_kw = {'iw_samples': 4, 'iw_chunk': 2}
     return smoke(c, steps=4)
+
+
+def patches_smoke(c, model_kw: dict):
+    """A CIFAR-10 config on the bundled 32x32x3 patches (CIFAR-10's shape and 256 levels) with a
+    tiny model, a few importance samples, one eval batch; keeps the config's optimizer."""
+    c.model_kw = dict(model_kw)
+    c.data.name = 'image_patches32'
+    c.train.batch_size = 8
+    c.eval.batch_size = 8
+    c.eval.max_batches = 1
+    c.eval.num_samples = 4
+    c.eval.model_kw = {'iw_samples': 4, 'iw_chunk': 2}
+    return smoke(c, steps=3)

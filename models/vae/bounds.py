@@ -36,6 +36,17 @@ def importance_weighted(
     - log q(z_i | x) for n fresh posterior draws) called on chunks of `chunk` samples inside a
     `lax.scan`, so memory holds one chunk whatever k is. The sum is a running logsumexp; a last
     chunk that overshoots k is masked. Chunk i draws with fold_in(rng, i)."""
+    return importance_weighted_and_elbo(log_weights, rng, num_samples, chunk)[0]
+
+
+def importance_weighted_and_elbo(
+    log_weights: Callable[[jax.Array, int], jax.Array],
+    rng: jax.Array,
+    num_samples: int,
+    chunk: int,
+) -> tuple[jax.Array, jax.Array]:
+    """`importance_weighted` and, from the same draws, the mean log-weight (the ELBO estimated
+    with k samples): one pass of the model instead of a second one for the ELBO."""
     if num_samples < 1 or chunk < 1:
         raise ValueError(
             f'importance_weighted: need k >= 1 and chunk >= 1, got {num_samples}, {chunk}'
@@ -44,15 +55,17 @@ def importance_weighted(
     num_chunks = -(-num_samples // chunk)
 
     def body(carry, i):
-        top, total = carry
+        top, total, log_w_sum = carry
         lw = log_weights(jax.random.fold_in(rng, i), chunk)
-        valid = i * chunk + jnp.arange(chunk) < num_samples
-        lw = jnp.where(valid[:, None], lw, -jnp.inf)
+        valid = (i * chunk + jnp.arange(chunk) < num_samples)[:, None]
+        log_w_sum = log_w_sum + jnp.sum(jnp.where(valid, lw, 0.0), axis=0)
+        lw = jnp.where(valid, lw, -jnp.inf)
         new_top = jnp.maximum(top, lw.max(axis=0))
         total = total * jnp.exp(top - new_top) + jnp.sum(jnp.exp(lw - new_top), axis=0)
-        return (new_top, total), None
+        return (new_top, total, log_w_sum), None
 
     batch = jax.eval_shape(lambda key: log_weights(key, chunk), rng).shape[1]
-    start = (jnp.full((batch,), -jnp.inf), jnp.zeros((batch,)))
-    (top, total), _ = jax.lax.scan(body, start, jnp.arange(num_chunks))
-    return jnp.log(total) + top - jnp.log(float(num_samples))
+    start = (jnp.full((batch,), -jnp.inf), jnp.zeros((batch,)), jnp.zeros((batch,)))
+    (top, total, log_w_sum), _ = jax.lax.scan(body, start, jnp.arange(num_chunks))
+    iw = jnp.log(total) + top - jnp.log(float(num_samples))
+    return iw, log_w_sum / num_samples
