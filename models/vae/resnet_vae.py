@@ -27,8 +27,9 @@ Objective: -log p(x | z) + beta * KL_free, where KL_free floors each latent chan
 layer (summed over space, averaged over the batch) at `kl_min` nats (free bits; the training
 objective only) and beta warms up over `kl_warmup_steps`. Reported: `bpd/recon`, `bpd/kl` (raw KL)
 and, at test time, the importance-weighted bound with `iw_samples` draws in chunks of `iw_chunk`
-(`test/nll`, `test/iw_nll`) beside the one-sample ELBO (`test/elbo_nll`). The up pass runs once per
-test batch; only the down pass runs per sample.
+(`test/nll`, `test/iw_nll`) beside the ELBO (`test/elbo_nll`), estimated as the mean log-weight of
+the same k draws (the expectation of a one-sample ELBO, with less noise, and no second pass to
+compile). The up pass runs once per test batch; only the down pass runs per sample.
 
 `iaf=False` gives the same model with the diagonal posterior (no context channels), for
 comparison.
