@@ -31,7 +31,8 @@ def digits_smoke(c, model_kw: dict):
 
 def patches_smoke(c, model_kw: dict):
     """A CIFAR-10 / ImageNet 32 config on the bundled 32x32x3 patches (their shape and 256
-    levels), one eval batch, a few importance samples."""
+    levels) with a tiny model, one eval batch, a few importance samples; keeps the config's
+    optimizer."""
     c.model_kw = dict(model_kw)
     c.data.name = 'image_patches32'
     c.train.batch_size = 8
