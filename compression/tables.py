@@ -35,7 +35,8 @@ def _check(num_symbols: int, precision: int):
 
 
 def cdf_from_log_probs(log_probs: jax.Array, precision: int) -> jax.Array:
-    """[..., K] log-probabilities (normalised or not; -inf and NaN get the minimum mass) ->
+    """[..., K] log-probabilities (normalised or not; -inf and NaN get the minimum mass, +inf
+    entries share the rest) ->
     int32 cdf [..., K + 1] summing to 2^precision, each symbol >= 1."""
     num = log_probs.shape[-1]
     _check(num, precision)
@@ -44,8 +45,8 @@ def cdf_from_log_probs(log_probs: jax.Array, precision: int) -> jax.Array:
     lp = log_probs.astype(jnp.float32)
     lp = jnp.where(jnp.isnan(lp), -jnp.inf, lp)
     top = jnp.max(lp, axis=-1, keepdims=True)
-    top = jnp.where(jnp.isfinite(top), top, 0.0)  # all -inf: every symbol gets the minimum
-    p = jnp.exp(lp - top)  # the one platform-dependent step; the top symbol gets exactly 1
+    # The top symbols get exactly 1 (also when top is +inf, or -inf: then every symbol ties).
+    p = jnp.where(lp == top, 1.0, jnp.exp(lp - top))  # exp: the one platform-dependent step
     weight = jnp.floor(p * float(1 << weight_bits)).astype(jnp.int32)
     total = jnp.maximum(jnp.sum(weight, axis=-1, keepdims=True), 1)  # exact integer sum
     spare = float(total_mass - num)
