@@ -20,8 +20,9 @@ Design (exact integer arithmetic, no x64):
   `check` raises on the host.
 
 Bits. `content_bits` is the information a stream holds: 32 per tail word plus log2(x) - 32 for
-the head (an empty stream holds 0). The serialised form (`to_bytes`) also writes the full head
-and a length per stream: 96 bits per stream more than `content_bits`. A codec's cost is the
+the head (an empty stream holds 0). The serialised form (`to_bytes`) writes a 32-bit stream
+count, and per stream a 32-bit length and the whole 64-bit head: 64 to 96 bits per stream more
+than `content_bits`. A codec's cost is the
 difference of `content_bits` after and before; bits-back coding starts from a stack holding
 random `initial_words` (the initial bits), reported apart from the net rate.
 """
@@ -173,12 +174,17 @@ def same(a: Stack, b: Stack) -> bool:
     heads = np.array_equal(np.asarray(a.hi), np.asarray(b.hi)) and np.array_equal(
         np.asarray(a.lo), np.asarray(b.lo)
     )
-    return heads and to_bytes(a) == to_bytes(b)
+    return heads and _serialise(a) == _serialise(b)
 
 
 def to_bytes(stack: Stack) -> bytes:
-    """Little-endian uint32 words: S, then per stream its size, its tail words, hi, lo."""
+    """Little-endian uint32 words: S, then per stream its size, its tail words, hi, lo.
+    Refuses a stack with error flags (its content is not a message)."""
     check(stack, 'ans.to_bytes')
+    return _serialise(stack)
+
+
+def _serialise(stack: Stack) -> bytes:
     hi, lo = np.asarray(stack.hi), np.asarray(stack.lo)
     words, size = np.asarray(stack.words), np.asarray(stack.size)
     parts = [np.array([stack.num_streams], np.uint32)]
