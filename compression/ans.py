@@ -87,6 +87,16 @@ def with_initial_words(stack: Stack, rng, num_words: int) -> Stack:
     )
 
 
+def take(stack: Stack, streams) -> Stack:
+    """The stack of the given streams only: streams are independent, so a batch encoded
+    together can be decoded in parts (another batch size, other devices)."""
+    return jax.tree.map(lambda a: a[np.asarray(streams)], stack)
+
+
+def concatenate(stacks) -> Stack:
+    return jax.tree.map(lambda *a: jnp.concatenate(a), *stacks)
+
+
 def _check_precision(precision: int):
     if not 1 <= precision <= MAX_PRECISION:
         raise ValueError(f'ans: precision must be in [1, {MAX_PRECISION}], got {precision}')

@@ -74,6 +74,21 @@ def test_round_trip_and_codelength_against_the_model(coded, model, which):
         assert abs(total - ideal) / ideal < 2e-3, (total, ideal)
 
 
+def test_a_batch_encoded_together_decodes_in_parts_with_another_batch_size(coded, digits):
+    """Tables are per row and streams independent: 16 images encoded in one batch decode as two
+    batches of 8 (a coder compiled for 8), odd streams first."""
+    images, spec = digits
+    _, stack, _, _, _, _, capacity = coded['baseline', 'digits']
+    _, family, variables = _models(spec, images)[0]
+    coder = autoregressive.coder(family.pieces, NUM // 2, PRECISION)
+    halves = [ans.take(stack, range(i, NUM, 2)) for i in (1, 0)]  # odd streams first
+    parts = [coder.decode(variables, half) for half in halves]
+    np.testing.assert_array_equal(parts[0][0], images[1::2])
+    np.testing.assert_array_equal(parts[1][0], images[0::2])
+    back = ans.concatenate([part[1] for part in parts])
+    assert ans.same(back, ans.empty(NUM, capacity))
+
+
 def test_a_stream_from_another_model_decodes_to_other_images(coded, digits):
     """A wrong model does not come back to the empty stack (the container's fingerprint will
     refuse it first; this is what would happen without one)."""
