@@ -12,7 +12,8 @@ which are reported apart from the net rate.
 Determinism: the posterior and likelihood tables come from two jitted functions that encoder and
 decoder call with the same shapes, so both sides run the same compiled programs on the same
 inputs (x, and z as bucket indices) and get bit-identical tables. Streams: one per image of a
-batch; a sequence of batches chains on the same streams, decoded in reverse order.
+batch; a sequence of batches chains on the same streams (`compression.sequences`), decoded in
+reverse order.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from compression import ans, buckets, codecs, tables
+from compression import buckets, codecs, tables
 
 
 class BBANS(NamedTuple):
@@ -34,7 +35,6 @@ class BBANS(NamedTuple):
 
 def coder(
     pieces,
-    num: int,
     latent_bits: int = 12,
     latent_precision: int = 24,
     data_precision: int = 16,
@@ -58,37 +58,21 @@ def coder(
         return tables.cdf_from_log_probs(dist.bin_log_probs(), data_precision)
 
     prior = codecs.uniform(shape, latent_bits)
-
-    @jax.jit
-    def pop_posterior(stack, cdf):
-        return codecs.categorical(cdf, latent_precision).pop(stack)
-
-    @jax.jit
-    def push_posterior(stack, cdf, z):
-        return codecs.categorical(cdf, latent_precision).push(stack, z)
-
-    @jax.jit
-    def push_data(stack, cdf, x):
-        return codecs.categorical(cdf, data_precision).push(stack, x)
-
-    @jax.jit
-    def pop_data(stack, cdf):
-        return codecs.categorical(cdf, data_precision).pop(stack)
-
     push_prior, pop_prior = jax.jit(prior.push), jax.jit(prior.pop)
+    push, pop = codecs.push_table, codecs.pop_table
 
     def encode(variables, x, stack):
         bk = prior_buckets(variables)
         x = jnp.asarray(x, jnp.int32)
-        z, stack = pop_posterior(stack, posterior_cdf(variables, bk, x))
-        stack = push_data(stack, likelihood_cdf(variables, bk, z), x)
+        z, stack = pop(stack, posterior_cdf(variables, bk, x), latent_precision)
+        stack = push(stack, likelihood_cdf(variables, bk, z), x, data_precision)
         return push_prior(stack, z)
 
     def decode(variables, stack):
         bk = prior_buckets(variables)
         z, stack = pop_prior(stack)
-        x, stack = pop_data(stack, likelihood_cdf(variables, bk, z))
-        stack = push_posterior(stack, posterior_cdf(variables, bk, x), z)
+        x, stack = pop(stack, likelihood_cdf(variables, bk, z), data_precision)
+        stack = push(stack, posterior_cdf(variables, bk, x), z, latent_precision)
         return x, stack
 
     return BBANS(encode, decode, prior_buckets)
@@ -106,21 +90,3 @@ def capacity_words(
     symbol at its worst cost) plus the initial words."""
     worst = data_dims * data_precision + latent_dims * latent_precision
     return initial_words + math.ceil(num_images * worst / 32) + 4
-
-
-def encode_sequence(bb: BBANS, variables, xs, stack):
-    """xs [T, B, *shape] in order; returns the stack and each step's content bits [T + 1, B]."""
-    bits = [ans.content_bits(stack)]
-    for x in xs:
-        stack = bb.encode(variables, x, stack)
-        bits.append(ans.content_bits(stack))
-    return stack, bits
-
-
-def decode_sequence(bb: BBANS, variables, stack, length: int):
-    """The inverse of `encode_sequence`: pops `length` batches, returned in encoding order."""
-    xs = []
-    for _ in range(length):
-        x, stack = bb.decode(variables, stack)
-        xs.append(x)
-    return jnp.stack(xs[::-1]), stack

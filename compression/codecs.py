@@ -8,6 +8,7 @@ fixed when the codec is built (from model outputs through `compression.tables`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -131,3 +132,16 @@ def serial(*codecs: Codec) -> Codec:
         return tuple(reversed(values)), stack
 
     return Codec(push, pop)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def push_table(stack: ans.Stack, cdf: jax.Array, symbols: jax.Array, precision: int):
+    """`categorical(cdf, precision).push` compiled once per shape, the table an argument (a
+    closed-over table would be baked into the program as a constant)."""
+    return categorical(cdf, precision).push(stack, symbols)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def pop_table(stack: ans.Stack, cdf: jax.Array, precision: int):
+    """`categorical(cdf, precision).pop` compiled once per shape: (symbols, stack)."""
+    return categorical(cdf, precision).pop(stack)
