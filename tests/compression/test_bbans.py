@@ -1,31 +1,38 @@
-"""BB-ANS with the one-layer VAE on the bundled digits: a sequence of batches round-trips, the
-initial bits come back intact, and the net rate is close to the negative ELBO."""
+"""BB-ANS with the one-layer VAE on the bundled digits and Bit-Swap on a two-layer chain: a
+sequence of batches round-trips, the initial bits come back intact, and the net rate is close to
+the negative ELBO."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
-import pytest
 
-from compression import ans, bbans, sequences
-from models.core.family import Context, Variables
-from models.data.sources import open_split
+from compression import ans, bbans, bitswap, sequences
 from models.vae import vae
+from tests.compression.fitting import digits, fit
+from tests.compression.toy_chain import DATA_DIMS, LATENT, LEVELS, ToyChain, elbo
 
 STREAMS = 8
 STEPS = 4  # images per stream
-LATENT_BITS = 12
 INITIAL_WORDS = 8
 
 
-@pytest.fixture(scope='module')
-def trained():
-    """A tiny VAE (8 latents, logistic likelihood over the 17 levels) fitted for 300 steps: a
-    posterior much narrower than the prior, so bits back matter and bucketing is exercised."""
-    train, spec = open_split('digits8x8', 'train', None)
-    test, _ = open_split('digits8x8', 'test', None)
-    x_train = jnp.asarray(train.gather(np.arange(len(train)))['image'], jnp.int32)
-    x_test = jnp.asarray(test.gather(np.arange(STREAMS * STEPS))['image'], jnp.int32)
+def _code(coder, params, xs, capacity):
+    start = ans.with_initial_words(
+        ans.empty(STREAMS, capacity), jax.random.PRNGKey(3), INITIAL_WORDS
+    )
+    stack, bits = sequences.encode_sequence(coder, params, xs, start)
+    ans.check(stack)
+    decoded, back = sequences.decode_sequence(coder, params, stack, STEPS)
+    ans.check(back)
+    np.testing.assert_array_equal(decoded, xs)
+    assert ans.same(back, start)  # the initial bits come back: nothing was lost
+    initial = ans.content_bits(start)
+    return initial, bits[-1] - initial
+
+
+def test_bbans_round_trip_with_initial_bits_returned_and_net_rate_near_the_elbo():
+    """8 latents with a logistic likelihood over the 17 levels, fitted for 200 steps so that its
+    posteriors are much narrower than the prior (bucketing and bits back both matter)."""
+    x_train, x_test, spec = digits(STREAMS * STEPS)
     family, _, _ = vae.model(
         spec,
         latent_dim=8,
@@ -35,51 +42,40 @@ def trained():
         iw_samples=64,
         iw_chunk=64,
     )
-    params = family.init(jax.random.PRNGKey(0), {'image': x_train[:64]})
-    opt = optax.adam(3e-3)
-
-    @jax.jit
-    def fit(params):
-        def step(carry, t):
-            params, state = carry
-            idx = jax.random.randint(
-                jax.random.fold_in(jax.random.PRNGKey(1), t), (64,), 0, x_train.shape[0]
-            )
-            loss = lambda p: family.loss(
-                Variables(p, {}), {'image': x_train[idx]}, Context(jax.random.PRNGKey(t), t)
-            )[0]['model']
-            grads = jax.grad(loss)(params)
-            updates, state = opt.update(grads, state)
-            return (optax.apply_updates(params, updates), state), None
-
-        (params, _), _ = jax.lax.scan(step, (params, opt.init(params)), jnp.arange(300))
-        return params
-
-    params = fit(params)
+    params = fit(family, x_train, 200)
     elbo = jax.jit(family.log_prob)(params, {'image': x_test}, jax.random.PRNGKey(2))['elbo']
-    return family, params, x_test.reshape(STEPS, STREAMS, *spec.shape), -np.asarray(elbo)
-
-
-def test_round_trip_with_initial_bits_returned_and_net_rate_near_the_elbo(trained):
-    family, params, xs, neg_elbo = trained
-    bb = bbans.coder(family.pieces, LATENT_BITS)
+    xs = x_test.reshape(STEPS, STREAMS, *spec.shape)
     capacity = bbans.capacity_words(STEPS, 64, 8, INITIAL_WORDS)
-    start = ans.with_initial_words(
-        ans.empty(STREAMS, capacity), jax.random.PRNGKey(3), INITIAL_WORDS
-    )
-    stack, bits = sequences.encode_sequence(bb, params, xs, start)
-    ans.check(stack)
-    decoded, back = sequences.decode_sequence(bb, params, stack, STEPS)
-    ans.check(back)
-    np.testing.assert_array_equal(decoded, xs)
-    assert ans.same(back, start)  # the initial bits come back: nothing was lost
-    initial = ans.content_bits(start)
-    net = (bits[-1] - initial).sum()
-    elbo_bits = neg_elbo.sum() / np.log(2.0)
-    print(
-        f'initial {initial.sum():.0f} bits, net {net:.1f}, -ELBO {elbo_bits:.1f}, '
-        f'per image {net / xs[..., 0, 0, 0].size:.2f} vs {elbo_bits / xs[..., 0, 0, 0].size:.2f}'
-    )
+    coder = bbans.coder(family.pieces, latent_bits=12)
+    initial, net = _code(coder, params, xs, capacity)
+    elbo_bits = -np.asarray(elbo).sum() / np.log(2.0)
+    print(f'bbans: initial {initial.sum():.0f} bits, net {net.sum():.1f} vs -ELBO {elbo_bits:.1f}')
     # One posterior draw per image: the net rate is a one-sample estimate of the negative ELBO
-    # (plus the bucketing); measured 137.30 vs 136.85 bits per image.
-    assert abs(net - elbo_bits) / elbo_bits < 0.02
+    # (plus the bucketing). Measured: 140.83 vs 140.61 bits per image.
+    assert abs(net.sum() - elbo_bits) / elbo_bits < 0.02
+
+
+def test_bitswap_round_trip_and_net_rate_near_the_elbo_of_a_two_layer_chain():
+    streams, steps = 32, 16
+    chain = ToyChain()
+    params = ToyChain.init(jax.random.PRNGKey(0))
+    x = jax.random.randint(jax.random.PRNGKey(1), (steps, streams, DATA_DIMS), 0, LEVELS)
+    coder = bitswap.coder(chain, latent_bits=10)
+    capacity = bbans.capacity_words(steps, DATA_DIMS, 2 * LATENT, 2)
+    # Bit-Swap's point: the first image needs initial bits for q(z_1 | x) only (about 4
+    # latents' worth here), where BB-ANS on the same chain would pop both layers first.
+    start = ans.with_initial_words(ans.empty(streams, capacity), jax.random.PRNGKey(3), 2)
+    stack, bits = sequences.encode_sequence(coder, params, x, start)
+    ans.check(stack)
+    decoded, back = sequences.decode_sequence(coder, params, stack, steps)
+    ans.check(back)
+    np.testing.assert_array_equal(decoded, x)
+    assert ans.same(back, start)
+    net = (bits[-1] - ans.content_bits(start)).sum()
+    neg_elbo = -np.asarray(elbo(params, x.reshape(-1, DATA_DIMS), jax.random.PRNGKey(4))).sum()
+    elbo_bits = neg_elbo / np.log(2.0)
+    print(f'bitswap: net {net:.1f} vs -ELBO {elbo_bits:.1f} bits over {x.shape[0] * streams}')
+    # Measured: net 18232 vs 18514 bits (1.5% below). The bucketed chain's own ELBO, from the
+    # same integer tables with 8 independent draws, is 18223 +- 46 (one s.e.): the coder spends
+    # what the discretised model says. A wrong order or layer costs far more than 3%.
+    assert abs(net - elbo_bits) / elbo_bits < 0.03
