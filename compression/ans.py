@@ -72,18 +72,23 @@ def empty(num_streams: int, capacity: int) -> Stack:
     )
 
 
-def with_initial_words(stack: Stack, rng, num_words: int) -> Stack:
+def with_initial_words(stack: Stack, seed: int, num_words: int) -> Stack:
     """Fills an empty stack's heads and `num_words` tail words per stream with uniformly random
     bits: the initial bits that bits-back coding pops its first latents from (about
     32 * num_words + 32 per stream, `content_bits`). A random head matters: the empty head 2^32
-    has zero low bits, and the first pop from it would always return the first symbol."""
+    has zero low bits, and the first pop from it would always return the first symbol. Drawn
+    on the host from `seed` (NumPy's PCG64): the same bits on every platform."""
     if num_words > stack.capacity:
         raise ValueError(f'ans: {num_words} initial words exceed the capacity {stack.capacity}')
-    noise = jax.random.bits(rng, (stack.num_streams, num_words + 2), U32)
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 2**32, (stack.num_streams, num_words + 2), dtype=np.uint32)
     words = stack.words.at[:, :num_words].set(noise[:, :num_words])
-    hi = jnp.maximum(noise[:, num_words], U32(1))  # the head stays in [2^32, 2^64)
+    hi = np.maximum(noise[:, num_words], 1)  # the head stays in [2^32, 2^64)
     return stack._replace(
-        hi=hi, lo=noise[:, num_words + 1], words=words, size=jnp.full_like(stack.size, num_words)
+        hi=jnp.asarray(hi),
+        lo=jnp.asarray(noise[:, num_words + 1]),
+        words=words,
+        size=jnp.full_like(stack.size, num_words),
     )
 
 

@@ -58,7 +58,7 @@ def _code(log_probs, symbols):
 def _log_probs(rng, kind, streams):
     shape = (streams, SYMBOLS, LEVELS)
     if kind == 'random':
-        return np.asarray(jax.random.normal(rng, shape)) * 3.0
+        return rng.standard_normal(shape) * 3.0
     if kind == 'peaked':  # one symbol holds nearly all mass: the others at the 1/2^16 floor
         return np.broadcast_to(np.where(np.arange(LEVELS) == 4, 0.0, -80.0), shape)
     if kind == 'degenerate':  # -inf, NaN and unnormalised rows
@@ -71,7 +71,7 @@ def _log_probs(rng, kind, streams):
 
 def _symbols(rng, data, log_probs):
     if data == 'random':
-        return np.asarray(jax.random.randint(rng, log_probs.shape[:2], 0, LEVELS))
+        return rng.integers(0, LEVELS, log_probs.shape[:2])
     if data == 'unlikely':  # the least likely symbol of every table
         return np.argmin(np.nan_to_num(log_probs, nan=-np.inf), -1)
     return np.full(log_probs.shape[:2], 0 if data == 'zeros' else LEVELS - 1)
@@ -87,14 +87,11 @@ def _ideal_bits(cdf, symbols):
 def coded():
     """Every (table kind, data kind) pair, two streams each, coded as one interleaved batch:
     (log_probs, symbols, popped, cdf, pushed, back)."""
-    key = jax.random.PRNGKey(0)
+    rng = np.random.default_rng(0)
     pairs = [(k, d) for k in KINDS for d in DATA]
-    log_probs = np.concatenate([_log_probs(key, k, 2) for k, _ in pairs]).astype(np.float32)
+    log_probs = np.concatenate([_log_probs(rng, k, 2) for k, _ in pairs]).astype(np.float32)
     symbols = np.concatenate(
-        [
-            _symbols(jax.random.fold_in(key, i), d, log_probs[2 * i : 2 * i + 2])
-            for i, (_, d) in enumerate(pairs)
-        ]
+        [_symbols(rng, d, log_probs[2 * i : 2 * i + 2]) for i, (_, d) in enumerate(pairs)]
     )
     return (log_probs, symbols, *_code(log_probs, symbols))
 

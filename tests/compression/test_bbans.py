@@ -7,7 +7,7 @@ import numpy as np
 
 from compression import ans, bbans, bitswap, sequences
 from models.vae import vae
-from tests.compression.fitting import digits, fit
+from tests.compression.fitting import digits
 from tests.compression.toy_chain import DATA_DIMS, LATENT, LEVELS, ToyChain, elbo
 
 STREAMS = 8
@@ -16,9 +16,7 @@ INITIAL_WORDS = 8
 
 
 def _code(coder, params, xs, capacity):
-    start = ans.with_initial_words(
-        ans.empty(STREAMS, capacity), jax.random.PRNGKey(3), INITIAL_WORDS
-    )
+    start = ans.with_initial_words(ans.empty(STREAMS, capacity), 3, INITIAL_WORDS)
     stack, bits = sequences.encode_sequence(coder, params, xs, start)
     ans.check(stack)
     decoded, back = sequences.decode_sequence(coder, params, stack, STEPS)
@@ -29,20 +27,35 @@ def _code(coder, params, xs, capacity):
     return initial, bits[-1] - initial
 
 
+def _narrowed(params, latent_dim, log_scale=-1.5, mean_gain=2.0):
+    """The encoder's output layer changed so that q(z | x) has scale e^-1.5 and means spread
+    over the prior's bulk: posteriors much narrower than the prior, so bits back matter, and
+    still some 50 buckets wide (an untrained stand-in for a fitted model; fitting would cost
+    8 s of test time; a fitted one measured 137.30 vs 136.85 bits per image)."""
+    encoder = params['model']['encoder']
+    last = max(encoder, key=lambda name: int(name.split('_')[-1]))
+    layer = encoder[last]
+    kernel = layer['kernel'].at[:, :latent_dim].multiply(mean_gain)
+    kernel = kernel.at[:, latent_dim:].multiply(0.1)
+    bias = layer['bias'].at[latent_dim:].set(log_scale)
+    new = {**encoder, last: {**layer, 'kernel': kernel, 'bias': bias}}
+    return {**params, 'model': {**params['model'], 'encoder': new}}
+
+
 def test_bbans_round_trip_with_initial_bits_returned_and_net_rate_near_the_elbo():
-    """8 latents with a logistic likelihood over the 17 levels, fitted for 200 steps so that its
-    posteriors are much narrower than the prior (bucketing and bits back both matter)."""
-    x_train, x_test, spec = digits(STREAMS * STEPS)
+    """8 latents with a logistic likelihood over the 17 levels."""
+    _, x_test, spec = digits(STREAMS * STEPS)
     family, _, _ = vae.model(
         spec,
         latent_dim=8,
-        encoder_hidden=(64,),
-        decoder_hidden=(64,),
+        encoder_hidden=(32,),
+        decoder_hidden=(32,),
         likelihood='logistic',
         iw_samples=64,
         iw_chunk=64,
     )
-    params = fit(family, x_train, 200)
+    params = jax.jit(family.init)(jax.random.PRNGKey(0), {'image': x_test})
+    params = _narrowed(params, 8)
     elbo = jax.jit(family.log_prob)(params, {'image': x_test}, jax.random.PRNGKey(2))['elbo']
     xs = x_test.reshape(STEPS, STREAMS, *spec.shape)
     capacity = bbans.capacity_words(STEPS, 64, 8, INITIAL_WORDS)
@@ -51,20 +64,22 @@ def test_bbans_round_trip_with_initial_bits_returned_and_net_rate_near_the_elbo(
     elbo_bits = -np.asarray(elbo).sum() / np.log(2.0)
     print(f'bbans: initial {initial.sum():.0f} bits, net {net.sum():.1f} vs -ELBO {elbo_bits:.1f}')
     # One posterior draw per image: the net rate is a one-sample estimate of the negative ELBO
-    # (plus the bucketing). Measured: 140.83 vs 140.61 bits per image.
+    # (plus the bucketing). Measured: 7337.6 vs 7354.4 bits (32 images). With posteriors as
+    # narrow as the prior's buckets (scale e^-2.5, means out to +-4 where the buckets widen) the
+    # bucketed model is another model: net 9044 vs -ELBO 9391.
     assert abs(net.sum() - elbo_bits) / elbo_bits < 0.02
 
 
 def test_bitswap_round_trip_and_net_rate_near_the_elbo_of_a_two_layer_chain():
     streams, steps = 32, 16
     chain = ToyChain()
-    params = ToyChain.init(jax.random.PRNGKey(0))
-    x = jax.random.randint(jax.random.PRNGKey(1), (steps, streams, DATA_DIMS), 0, LEVELS)
+    params = ToyChain.init(0)
+    x = np.random.default_rng(1).integers(0, LEVELS, (steps, streams, DATA_DIMS), np.int32)
     coder = bitswap.coder(chain, latent_bits=10)
     capacity = bbans.capacity_words(steps, DATA_DIMS, 2 * LATENT, 2)
     # Bit-Swap's point: the first image needs initial bits for q(z_1 | x) only (about 4
     # latents' worth here), where BB-ANS on the same chain would pop both layers first.
-    start = ans.with_initial_words(ans.empty(streams, capacity), jax.random.PRNGKey(3), 2)
+    start = ans.with_initial_words(ans.empty(streams, capacity), 3, 2)
     stack, bits = sequences.encode_sequence(coder, params, x, start)
     ans.check(stack)
     decoded, back = sequences.decode_sequence(coder, params, stack, steps)

@@ -32,7 +32,7 @@ finite_or_extreme = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(hnp.arrays(np.float32, (4, LEVELS), elements=finite_or_extreme))
 def test_every_table_sums_exactly_with_every_symbol_codable(log_probs):
     for precision in (8, 24):
@@ -40,8 +40,8 @@ def test_every_table_sums_exactly_with_every_symbol_codable(log_probs):
 
 
 def test_tables_follow_the_probabilities_and_do_not_depend_on_the_batch():
-    key = jax.random.PRNGKey(0)
-    log_probs = jax.nn.log_softmax(3.0 * jax.random.normal(key, (64, LEVELS)), -1)
+    logits = 3.0 * np.random.default_rng(0).standard_normal((64, LEVELS), np.float32)
+    log_probs = jax.nn.log_softmax(logits, -1)
     cdf = _cdf(log_probs, 16)
     _assert_valid(cdf, 16)
     freq = np.diff(np.asarray(cdf), axis=-1) / 2**16
