@@ -123,7 +123,7 @@ def push(stack: Stack, start, freq, precision: int) -> Stack:
     words = stack.words.at[rows, slot].set(jnp.where(emit, lo, stack.words[rows, slot]))
     overflow = emit & (stack.size >= stack.capacity)
     hi, lo = jnp.where(emit, U32(0), hi), jnp.where(emit, hi, lo)
-    q_hi, q_lo, r = u64.divmod_small(hi, lo, safe)
+    q_hi, q_lo, r = u64.divmod_small(hi, lo, safe, precision)  # freq <= 2^precision
     new_hi, new_lo = u64.shift_left(q_hi, q_lo, precision)
     new_lo = new_lo | (r + start)  # r + start < 2^p: fills the low bits the shift cleared
     flags = stack.flags | jnp.where(overflow, OVERFLOW, 0) | jnp.where(bad, BAD_SYMBOL, 0)

@@ -10,11 +10,11 @@ Every layer's latents live on one grid: the max-entropy buckets of the top prior
 standard logistic of the hierarchy), so p(z_L) costs exactly `latent_bits` per element and the
 other conditionals are coded over the same buckets by their cdfs (`compression.buckets`); a
 bucket stands for its median under p(z_L) when it conditions the next network. BB-ANS on the
-same chain (`compression.bbans` for L = 1) would pop all L layers before pushing any, needing
-more initial bits; the net rates of the two are the same.
+same chain would pop all L layers before pushing any and need more initial bits; the net rates
+are the same.
 
-Tables come from jitted model functions that encoder and decoder call with the same shapes, so
-both get bit-identical tables (see `compression.bbans`).
+Each stage (q of a layer, p of a layer, p(x | z_1), the top prior) is one compiled program that
+computes its table and pushes or pops, shared by both directions (see `compression.bbans`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ class BitSwap(NamedTuple):
 
 
 def coder(
-    pieces, latent_bits: int = 10, latent_precision: int = 20, data_precision: int = 16
+    pieces,
+    data_shape: tuple[int, ...],
+    latent_bits: int = 10,
+    latent_precision: int = 20,
+    data_precision: int = 16,
 ) -> BitSwap:
     shapes = [tuple(s) for s in pieces.latent_shapes]
     num_layers, shape = len(shapes), shapes[-1]
@@ -45,46 +49,54 @@ def coder(
     def grid(variables):
         return buckets.of_prior(pieces.prior(variables, num_layers, None), shape, latent_bits)
 
-    @functools.partial(jax.jit, static_argnums=2)
-    def posterior_cdf(variables, bk, layer, below):
+    def latent_stage(dist, bk, stack, z, push):
+        cdf = buckets.cdf_of(dist, bk, latent_precision)
+        return codecs.push_or_pop(codecs.categorical(cdf, latent_precision), stack, z, push)
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def posterior(variables, layer, bk, stack, below, z, push):
         """q(z_layer | below): below is x for layer 1, else z_{layer-1} as bucket indices."""
         value = below if layer == 1 else buckets.values(bk, below)
-        return buckets.cdf_of(pieces.posterior(variables, layer, value), bk, latent_precision)
+        return latent_stage(pieces.posterior(variables, layer, value), bk, stack, z, push)
 
-    @functools.partial(jax.jit, static_argnums=2)
-    def prior_cdf(variables, bk, layer, above):
+    @functools.partial(jax.jit, static_argnums=1)
+    def prior(variables, layer, bk, stack, above, z, push):
         dist = pieces.prior(variables, layer, buckets.values(bk, above))
-        return buckets.cdf_of(dist, bk, latent_precision)
+        return latent_stage(dist, bk, stack, z, push)
 
     @jax.jit
-    def likelihood_cdf(variables, bk, z1):
+    def likelihood(variables, bk, stack, z1, x, push):
         dist = pieces.likelihood(variables, buckets.values(bk, z1))
-        return tables.cdf_from_log_probs(dist.bin_log_probs(), data_precision)
+        cdf = tables.cdf_from_log_probs(dist.bin_log_probs(), data_precision)
+        return codecs.push_or_pop(codecs.categorical(cdf, data_precision), stack, x, push)
 
-    top = codecs.uniform(shape, latent_bits)
-    push_top, pop_top = jax.jit(top.push), jax.jit(top.pop)
-    push, pop = codecs.push_table, codecs.pop_table
+    @jax.jit
+    def top(stack, z, push):
+        return codecs.push_or_pop(codecs.uniform(shape, latent_bits), stack, z, push)
 
     def encode(variables, x, stack):
         bk = grid(variables)
         x = jnp.asarray(x, jnp.int32)
-        z, stack = pop(stack, posterior_cdf(variables, bk, 1, x), latent_precision)
-        stack = push(stack, likelihood_cdf(variables, bk, z), x, data_precision)
+        blank = jnp.zeros((x.shape[0], *shape), jnp.int32)
+        z, stack = posterior(variables, 1, bk, stack, x, blank, False)
+        _, stack = likelihood(variables, bk, stack, z, x, True)
         for layer in range(1, num_layers):
-            above, stack = pop(stack, posterior_cdf(variables, bk, layer + 1, z), latent_precision)
-            stack = push(stack, prior_cdf(variables, bk, layer, above), z, latent_precision)
+            above, stack = posterior(variables, layer + 1, bk, stack, z, blank, False)
+            _, stack = prior(variables, layer, bk, stack, above, z, True)
             z = above
-        return push_top(stack, z)
+        return top(stack, z, True)[1]
 
     def decode(variables, stack):
         bk = grid(variables)
-        z, stack = pop_top(stack)
+        num = stack.num_streams
+        blank = jnp.zeros((num, *shape), jnp.int32)
+        z, stack = top(stack, blank, False)
         for layer in range(num_layers - 1, 0, -1):
-            below, stack = pop(stack, prior_cdf(variables, bk, layer, z), latent_precision)
-            stack = push(stack, posterior_cdf(variables, bk, layer + 1, below), z, latent_precision)
+            below, stack = prior(variables, layer, bk, stack, z, blank, False)
+            _, stack = posterior(variables, layer + 1, bk, stack, below, z, True)
             z = below
-        x, stack = pop(stack, likelihood_cdf(variables, bk, z), data_precision)
-        stack = push(stack, posterior_cdf(variables, bk, 1, x), z, latent_precision)
-        return x, stack
+        x0 = jnp.zeros((num, *data_shape), jnp.int32)
+        x, stack = likelihood(variables, bk, stack, z, x0, False)
+        return x, posterior(variables, 1, bk, stack, x, z, True)[1]
 
     return BitSwap(encode, decode)

@@ -8,7 +8,6 @@ fixed when the codec is built (from model outputs through `compression.tables`).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -134,14 +133,13 @@ def serial(*codecs: Codec) -> Codec:
     return Codec(push, pop)
 
 
-@functools.partial(jax.jit, static_argnums=3)
-def push_table(stack: ans.Stack, cdf: jax.Array, symbols: jax.Array, precision: int):
-    """`categorical(cdf, precision).push` compiled once per shape, the table an argument (a
-    closed-over table would be baked into the program as a constant)."""
-    return categorical(cdf, precision).push(stack, symbols)
-
-
-@functools.partial(jax.jit, static_argnums=2)
-def pop_table(stack: ans.Stack, cdf: jax.Array, precision: int):
-    """`categorical(cdf, precision).pop` compiled once per shape: (symbols, stack)."""
-    return categorical(cdf, precision).pop(stack)
+def push_or_pop(codec: Codec, stack: ans.Stack, symbols, push) -> tuple[Any, ans.Stack]:
+    """`codec.push` if `push` (a traced bool) else `codec.pop`, as one program: a bits-back
+    coder's stage computes its table and then pushes (one direction) or pops (the other)
+    inside the same compiled program, so both directions see bit-identical tables by
+    construction. Returns (symbols, stack): the given symbols after a push."""
+    return jax.lax.cond(
+        push,
+        lambda: (symbols, codec.push(stack, symbols)),
+        lambda: codec.pop(stack),
+    )

@@ -7,6 +7,7 @@ needs exactly with 32-bit integer ops: every intermediate below stays under 2^32
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 U32 = jnp.uint32
@@ -30,15 +31,23 @@ def mul_small(hi, lo, f):
     return hi * f + carry, lo
 
 
-def divmod_small(hi, lo, f):
-    """(hi, lo) // f and (hi, lo) % f for 0 < f < 2^24: long division of lo in 8-bit digits, so
-    the running remainder (< f) shifted by 8 bits stays under 2^32."""
-    q_hi, r = hi // f, hi % f
+def divmod_small(hi, lo, f, f_bits: int = 24):
+    """(hi, lo) // f and (hi, lo) % f for 0 < f <= 2^f_bits, f_bits <= 24: long division of lo
+    in digits of 16 bits (f_bits <= 16) or 8, so the running remainder (< f) shifted by one
+    digit stays under 2^32; fewer digits, fewer divisions."""
+    if not 0 < f_bits <= 24:
+        raise ValueError(f'u64.divmod_small: f_bits must be in [1, 24], got {f_bits}')
+    digit = 16 if f_bits <= 16 else 8
+    # lax.div and a multiply-subtract for the remainder: one integer division per digit (jnp's
+    # // and % add sign fix-ups and a second division, which doubled the coder's compile time).
+    q_hi = jax.lax.div(hi, f)
+    r = hi - q_hi * f
     q_lo = jnp.zeros_like(lo)
-    for shift in (24, 16, 8, 0):
-        t = (r << 8) | ((lo >> shift) & 0xFF)
-        q_lo = (q_lo << 8) | (t // f)
-        r = t % f
+    for shift in range(32 - digit, -1, -digit):
+        t = (r << digit) | ((lo >> shift) & ((1 << digit) - 1))
+        q = jax.lax.div(t, f)
+        q_lo = (q_lo << digit) | q
+        r = t - q * f
     return q_hi, q_lo, r
 
 

@@ -59,7 +59,7 @@ def test_bbans_round_trip_with_initial_bits_returned_and_net_rate_near_the_elbo(
     elbo = jax.jit(family.log_prob)(params, {'image': x_test}, jax.random.PRNGKey(2))['elbo']
     xs = x_test.reshape(STEPS, STREAMS, *spec.shape)
     capacity = bbans.capacity_words(STEPS, 64, 8, INITIAL_WORDS)
-    coder = bbans.coder(family.pieces, latent_bits=12)
+    coder = bbans.coder(family.pieces, spec.shape, latent_bits=12)
     initial, net = _code(coder, params, xs, capacity)
     elbo_bits = -np.asarray(elbo).sum() / np.log(2.0)
     print(f'bbans: initial {initial.sum():.0f} bits, net {net.sum():.1f} vs -ELBO {elbo_bits:.1f}')
@@ -75,7 +75,7 @@ def test_bitswap_round_trip_and_net_rate_near_the_elbo_of_a_two_layer_chain():
     chain = ToyChain()
     params = ToyChain.init(0)
     x = np.random.default_rng(1).integers(0, LEVELS, (steps, streams, DATA_DIMS), np.int32)
-    coder = bitswap.coder(chain, latent_bits=10)
+    coder = bitswap.coder(chain, (DATA_DIMS,), latent_bits=10)
     capacity = bbans.capacity_words(steps, DATA_DIMS, 2 * LATENT, 2)
     # Bit-Swap's point: the first image needs initial bits for q(z_1 | x) only (about 4
     # latents' worth here), where BB-ANS on the same chain would pop both layers first.
