@@ -12,7 +12,10 @@ per variable, turns the log-probs into an integer table and then either
 The encoder then pushes the data in reverse generation order with the recorded tables, a pure
 integer pass: ANS is a stack, so the decoder's first pop meets the encoder's last push.
 
-Streams: one per example of the batch. The recorded tables are [B, D, K + 1] int32.
+Streams: one per example of the batch. The recorded tables are [B, D, K + 1] int32. x is in the
+pieces' symbol space, what decode returns: levels for the image models, the bits of a
+thresholded image for MADE and NADE. Data are permuted into the pieces' generation `order`
+(MADE's order-agnostic masks generate in a random order).
 """
 
 from __future__ import annotations

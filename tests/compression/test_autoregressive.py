@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from compression import ans, autoregressive
-from models.autoregressive import pixelcnn
+from models.autoregressive import made, pixelcnn
 from models.baselines import pixel_categorical
 from models.data.sources import open_split
 from tests.perturb import perturbed
@@ -24,13 +24,23 @@ def digits():
 
 
 def _models(spec, images):
-    """(name, family, variables): the baseline initialised from the test digits' histogram (a
-    real model of them) and an untrained PixelCNN with perturbed weights (tables vary per pixel)."""
+    """(name, family, variables, to_symbols): the baseline initialised from the test digits'
+    histogram (a real model of them), an untrained PixelCNN with perturbed weights (tables vary
+    per pixel), and MADE on the digits thresholded at level 8 in a random order (generation order
+    is not raster order: the coder must follow `pieces.order`); MADE codes the bits."""
     base = pixel_categorical.make(spec)
     base_vars = base.init(jax.random.PRNGKey(0), {'image': images})
     cnn = pixelcnn.model(spec, hidden=8, num_blocks=1, out_hidden=16, first_kernel=3).family
     cnn_vars = perturbed(jax.jit(cnn.init)(jax.random.PRNGKey(1), {'image': images}), 0.3)
-    return [('baseline', base, base_vars), ('pixelcnn', cnn, cnn_vars)]
+    binary = made.make(spec, hidden=(32,), order_agnostic=True, binarize_at=8)
+    binary_vars = perturbed(jax.jit(binary.init)(jax.random.PRNGKey(2), {'image': images}), 0.3)
+    same = lambda x: x  # noqa: E731
+    bits = lambda x: (x >= 8).astype(jnp.int32)  # noqa: E731
+    return [
+        ('baseline', base, base_vars, same),
+        ('pixelcnn', cnn, cnn_vars, same),
+        ('made', binary, binary_vars, bits),
+    ]
 
 
 @pytest.fixture(scope='module')
@@ -44,18 +54,19 @@ def coded(digits):
         'extremes': jnp.concatenate([jnp.zeros_like(images[:8]), jnp.full_like(images[8:], top)]),
     }
     out = {}
-    for name, family, variables in _models(spec, images):
+    for name, family, variables, to_symbols in _models(spec, images):
         coder = autoregressive.coder(family.pieces, NUM, PRECISION)
         capacity = autoregressive.capacity_words(coder.num_dims, spec.num_levels, PRECISION)
         for which, x in batches.items():
-            stack, cdf = coder.encode(variables, x, ans.empty(NUM, capacity))
+            symbols = to_symbols(x)
+            stack, cdf = coder.encode(variables, symbols, ans.empty(NUM, capacity))
             decoded, back = coder.decode(variables, stack)
-            nll = -np.asarray(family.log_prob(variables, {'image': x}, None))
-            out[name, which] = (x, stack, cdf, decoded, back, nll, capacity)
+            nll = -np.asarray(family.log_prob(variables, {'image': x}, jax.random.PRNGKey(0)))
+            out[name, which] = (symbols, stack, cdf, decoded, back, nll, capacity)
     return out
 
 
-@pytest.mark.parametrize('model', ['baseline', 'pixelcnn'])
+@pytest.mark.parametrize('model', ['baseline', 'pixelcnn', 'made'])
 @pytest.mark.parametrize('which', ['digits', 'extremes'])
 def test_round_trip_and_codelength_against_the_model(coded, model, which):
     x, stack, cdf, decoded, back, nll, capacity = coded[model, which]
@@ -79,7 +90,7 @@ def test_a_batch_encoded_together_decodes_in_parts_with_another_batch_size(coded
     batches of 8 (a coder compiled for 8), odd streams first."""
     images, spec = digits
     _, stack, _, _, _, _, capacity = coded['baseline', 'digits']
-    _, family, variables = _models(spec, images)[0]
+    _, family, variables, _ = _models(spec, images)[0]
     coder = autoregressive.coder(family.pieces, NUM // 2, PRECISION)
     halves = [ans.take(stack, range(i, NUM, 2)) for i in (1, 0)]  # odd streams first
     parts = [coder.decode(variables, half) for half in halves]
@@ -94,7 +105,7 @@ def test_a_stream_from_another_model_decodes_to_other_images(coded, digits):
     refuse it first; this is what would happen without one)."""
     images, spec = digits
     _, stack, _, _, _, _, capacity = coded['baseline', 'digits']
-    _, family, variables = _models(spec, images)[1]
+    _, family, variables, _ = _models(spec, images)[1]
     coder = autoregressive.coder(family.pieces, NUM, PRECISION)
     decoded, back = coder.decode(variables, stack)
     assert not np.array_equal(decoded, images)
