@@ -20,6 +20,7 @@ thresholded image for MADE and NADE. Data are permuted into the pieces' generati
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -59,18 +60,10 @@ def coder(pieces, num: int, precision: int = 16) -> ARCoder:
         x, (stack, seen) = pieces.decode(variables, choose, (stack, seen0), num, batch)
         return x, stack, seen
 
-    @jax.jit
-    def push_reversed(stack, cdf, forced):
-        def body(j, stack):
-            i = num_dims - 1 - j
-            return codecs.push_cdf(stack, cdf[:, i], forced[:, i], precision)
-
-        return jax.lax.fori_loop(0, num_dims, body, stack)
-
     def encode(variables, x, stack, batch=None):
         forced = jnp.asarray(x, jnp.int32).reshape(num, num_dims)[:, order]
         _, _, cdf = scan(variables, stack, forced, True, batch)
-        return push_reversed(stack, cdf, forced), cdf
+        return push_reversed(stack, cdf, forced, precision), cdf
 
     def decode(variables, stack, batch=None):
         zeros = jnp.zeros((num, num_dims), jnp.int32)
@@ -78,6 +71,19 @@ def coder(pieces, num: int, precision: int = 16) -> ARCoder:
         return x, stack
 
     return ARCoder(encode, decode, num_dims)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def push_reversed(stack, cdf, symbols, precision: int):
+    """Pushes symbols [S, D] with their tables [S, D, K + 1] last to first, so that pops come
+    out first to last (module level: one compile per shape for every model)."""
+    num_dims = symbols.shape[1]
+
+    def body(j, stack):
+        i = num_dims - 1 - j
+        return codecs.push_cdf(stack, cdf[:, i], symbols[:, i], precision)
+
+    return jax.lax.fori_loop(0, num_dims, body, stack)
 
 
 def capacity_words(num_dims: int, levels: int, precision: int = 16) -> int:
