@@ -119,9 +119,11 @@ def push(stack: Stack, start, freq, precision: int) -> Stack:
     # last form free of overflow when freq = 2^p (a one-symbol table never emits).
     emit = ((hi >> (32 - precision)) >= safe) & ~bad
     rows = jnp.arange(stack.num_streams)
-    slot = jnp.minimum(stack.size, stack.capacity - 1)
-    words = stack.words.at[rows, slot].set(jnp.where(emit, lo, stack.words[rows, slot]))
     overflow = emit & (stack.size >= stack.capacity)
+    slot = jnp.minimum(stack.size, stack.capacity - 1)
+    # A stream that overflows keeps its buffer as it was (its message is lost and flagged).
+    write = emit & ~overflow
+    words = stack.words.at[rows, slot].set(jnp.where(write, lo, stack.words[rows, slot]))
     hi, lo = jnp.where(emit, U32(0), hi), jnp.where(emit, hi, lo)
     q_hi, q_lo, r = u64.divmod_small(hi, lo, safe, precision)  # freq <= 2^precision
     new_hi, new_lo = u64.shift_left(q_hi, q_lo, precision)
@@ -131,7 +133,7 @@ def push(stack: Stack, start, freq, precision: int) -> Stack:
         hi=jnp.where(bad, stack.hi, new_hi),
         lo=jnp.where(bad, stack.lo, new_lo),
         words=words,
-        size=stack.size + (emit & ~overflow).astype(jnp.int32),
+        size=stack.size + write.astype(jnp.int32),
         flags=flags,
     )
 
