@@ -23,11 +23,13 @@ def digits():
     return jnp.asarray(images, jnp.int32), spec
 
 
-def _models(spec, images):
+@pytest.fixture(scope='module')
+def models(digits):
     """(name, family, variables, to_symbols): the baseline initialised from the test digits'
     histogram (a real model of them), an untrained PixelCNN with perturbed weights (tables vary
     per pixel), and MADE on the digits thresholded at level 8 in a random order (generation order
     is not raster order: the coder must follow `pieces.order`); MADE codes the bits."""
+    images, spec = digits
     base = pixel_categorical.make(spec)
     base_vars = base.init(jax.random.PRNGKey(0), {'image': images})
     cnn = pixelcnn.model(spec, hidden=8, num_blocks=1, out_hidden=16, first_kernel=3).family
@@ -44,7 +46,7 @@ def _models(spec, images):
 
 
 @pytest.fixture(scope='module')
-def coded(digits):
+def coded(digits, models):
     """Each model encodes the digits, an all-zero batch and an all-top batch in one call each
     (streams = images), then decodes them."""
     images, spec = digits
@@ -54,14 +56,15 @@ def coded(digits):
         'extremes': jnp.concatenate([jnp.zeros_like(images[:8]), jnp.full_like(images[8:], top)]),
     }
     out = {}
-    for name, family, variables, to_symbols in _models(spec, images):
+    for name, family, variables, to_symbols in models:
         coder = autoregressive.coder(family.pieces, NUM, PRECISION)
         capacity = autoregressive.capacity_words(coder.num_dims, spec.num_levels, PRECISION)
+        log_prob = jax.jit(family.log_prob)
         for which, x in batches.items():
             symbols = to_symbols(x)
             stack, cdf = coder.encode(variables, symbols, ans.empty(NUM, capacity))
             decoded, back = coder.decode(variables, stack)
-            nll = -np.asarray(family.log_prob(variables, {'image': x}, jax.random.PRNGKey(0)))
+            nll = -np.asarray(log_prob(variables, {'image': x}, jax.random.PRNGKey(0)))
             out[name, which] = (symbols, stack, cdf, decoded, back, nll, capacity)
     return out
 
@@ -85,12 +88,12 @@ def test_round_trip_and_codelength_against_the_model(coded, model, which):
         assert abs(total - ideal) / ideal < 2e-3, (total, ideal)
 
 
-def test_a_batch_encoded_together_decodes_in_parts_with_another_batch_size(coded, digits):
+def test_a_batch_encoded_together_decodes_in_parts_with_another_batch_size(coded, digits, models):
     """Tables are per row and streams independent: 16 images encoded in one batch decode as two
     batches of 8 (a coder compiled for 8), odd streams first."""
     images, spec = digits
     _, stack, _, _, _, _, capacity = coded['baseline', 'digits']
-    _, family, variables, _ = _models(spec, images)[0]
+    _, family, variables, _ = models[0]
     coder = autoregressive.coder(family.pieces, NUM // 2, PRECISION)
     halves = [ans.take(stack, range(i, NUM, 2)) for i in (1, 0)]  # odd streams first
     parts = [coder.decode(variables, half) for half in halves]
@@ -100,12 +103,12 @@ def test_a_batch_encoded_together_decodes_in_parts_with_another_batch_size(coded
     assert ans.same(back, ans.empty(NUM, capacity))
 
 
-def test_a_stream_from_another_model_decodes_to_other_images(coded, digits):
+def test_a_stream_from_another_model_decodes_to_other_images(coded, digits, models):
     """A wrong model does not come back to the empty stack (the container's fingerprint will
     refuse it first; this is what would happen without one)."""
     images, spec = digits
     _, stack, _, _, _, _, capacity = coded['baseline', 'digits']
-    _, family, variables, _ = _models(spec, images)[1]
+    _, family, variables, _ = models[1]
     coder = autoregressive.coder(family.pieces, NUM, PRECISION)
     decoded, back = coder.decode(variables, stack)
     assert not np.array_equal(decoded, images)
