@@ -16,25 +16,22 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import ml_collections
 
+from experiments.run import apply_overrides
 from models.core import run_identity
 from models.core.config import (
     AUX_SOURCE,
     FREE_SECTIONS,
     OPTIMIZER,
     ConfigError,
-    apply_override,
     defaults,
-    validate,
 )
 
-_OVERRIDE = re.compile(r'^--config\.([A-Za-z0-9_.]+)(?:=(.*))?$')
 # Overrides that may differ from the checkpoint's identity: the dataset evaluated on.
 _DATA_KEYS = ('data',)
 
@@ -81,21 +78,7 @@ def saved_config(workdir: str) -> ml_collections.ConfigDict:
 def with_overrides(config: ml_collections.ConfigDict, overrides: list[str]):
     """A copy of `config` with `--config.a.b=v` (or `--config.a.b v`) overrides, validated."""
     config = ml_collections.ConfigDict(config.to_dict())
-    i = 0
-    while i < len(overrides):
-        match = _OVERRIDE.match(overrides[i])
-        if not match:
-            raise ConfigError(
-                f'unrecognised argument {overrides[i]!r}; overrides look like --config.a.b=v'
-            )
-        key, value = match.group(1), match.group(2)
-        if value is None:
-            if i + 1 >= len(overrides):
-                raise ConfigError(f'--config.{key} needs a value')
-            value, i = overrides[i + 1], i + 1
-        apply_override(config, key, value)
-        i += 1
-    validate(config)
+    apply_overrides(config, overrides)
     return config
 
 

@@ -44,6 +44,25 @@ def load_config(spec: str) -> ml_collections.ConfigDict:
     return module.get_config(arg or None)
 
 
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> None:
+    """Applies `--config.a.b=v` (or `--config.a.b v`) arguments in place, then validates."""
+    i = 0
+    while i < len(overrides):
+        match = _OVERRIDE.match(overrides[i])
+        if not match:
+            raise ConfigError(
+                f'unrecognised argument {overrides[i]!r}; overrides look like --config.a.b=v'
+            )
+        key, value = match.group(1), match.group(2)
+        if value is None:
+            if i + 1 >= len(overrides):
+                raise ConfigError(f'--config.{key} needs a value')
+            value, i = overrides[i + 1], i + 1
+        apply_override(config, key, value)
+        i += 1
+    validate(config)
+
+
 def parse_args(argv: list[str]) -> tuple[ml_collections.ConfigDict, str, bool]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--config', required=True, help='experiment file, optionally :variant')
@@ -51,21 +70,7 @@ def parse_args(argv: list[str]) -> tuple[ml_collections.ConfigDict, str, bool]:
     parser.add_argument('--verbose', action='store_true', help='tracebacks with errors')
     args, rest = parser.parse_known_args(argv)
     config = load_config(args.config)
-    i = 0
-    while i < len(rest):
-        match = _OVERRIDE.match(rest[i])
-        if not match:
-            raise ConfigError(
-                f'unrecognised argument {rest[i]!r}; overrides look like --config.a.b=v'
-            )
-        key, value = match.group(1), match.group(2)
-        if value is None:
-            if i + 1 >= len(rest):
-                raise ConfigError(f'--config.{key} needs a value')
-            value, i = rest[i + 1], i + 1
-        apply_override(config, key, value)
-        i += 1
-    validate(config)
+    apply_overrides(config, rest)
     return config, args.workdir, args.verbose
 
 
