@@ -13,7 +13,7 @@ def test_list_names_every_config_with_its_dataset_and_presence(tmp_path):
     assert len(table) == len(list_configs.config_paths())
     name, family, data, expected, present = table['gated_pixelcnn_digits']
     assert (family, data, present) == ('autoregressive.gated_pixelcnn', 'digits8x8', 'bundled')
-    assert 'test/bpd 1.71' in expected
+    assert 'test/bpd 1.72' in expected
     assert table['pixelcnn_cifar10'][2:] == ('cifar10', table['pixelcnn_cifar10'][3], 'no')
     assert '3.14' in table['pixelcnn_cifar10'][3]
 
